@@ -1,0 +1,198 @@
+//! The plan: ordered, fully specified actions, plus what stands in the way.
+
+use crate::spec::{AwsScope, Rule};
+use crate::state::{Permission, Tags};
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Bumped only when a saved plan of the old format could be misread.
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: u32,
+    pub owner: String,
+    /// Digest of the observed state this plan was computed from.
+    pub basis: String,
+    /// In dependency order: a step only depends on earlier steps.
+    pub steps: Vec<Step>,
+    /// Foreign objects in the way; apply refuses while there are any.
+    pub conflicts: Vec<Conflict>,
+    /// One entry per peering of the spec, in spec order.
+    pub peerings: Vec<PeeringStatus>,
+    /// Connections carrying this owner whose peering is not in the spec.
+    pub unmanaged: Vec<Unmanaged>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    pub fn summary(&self) -> Summary {
+        let mut summary = Summary::default();
+        for step in &self.steps {
+            match step.action.kind() {
+                ChangeKind::Add => summary.add += 1,
+                ChangeKind::Change => summary.change += 1,
+                ChangeKind::Destroy => summary.destroy += 1,
+            }
+        }
+        summary
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub add: usize,
+    pub change: usize,
+    pub destroy: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    pub peering: String,
+    pub action: Action,
+    /// Why, for people only; the executor never reads it.
+    pub reason: String,
+    /// Indexes of earlier steps that must succeed first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conflict {
+    pub peering: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeeringStatus {
+    pub name: String,
+    pub cloud: String,
+    pub absent: bool,
+    /// The connection in use, when there is one.
+    pub connection: Option<String>,
+    pub status: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unmanaged {
+    pub peering: String,
+    pub connection: String,
+    pub status: String,
+}
+
+/// `+`, `~` or `-`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    Add,
+    Change,
+    Destroy,
+}
+
+impl ChangeKind {
+    pub fn symbol(self) -> char {
+        match self {
+            ChangeKind::Add => '+',
+            ChangeKind::Change => '~',
+            ChangeKind::Destroy => '-',
+        }
+    }
+}
+
+/// A peering connection, either known or made by an earlier step of this plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionRef {
+    Id(String),
+    CreatedByStep(usize),
+}
+
+impl ConnectionRef {
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            ConnectionRef::Id(id) => Some(id),
+            ConnectionRef::CreatedByStep(_) => None,
+        }
+    }
+}
+
+/// One end of a connection to create.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AwsEnd {
+    pub scope: AwsScope,
+    pub vpc: String,
+    pub account: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionSide {
+    Requester,
+    Accepter,
+}
+
+/// Everything the executor needs; nothing is decided at apply time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Action {
+    AwsCreateConnection { requester: AwsEnd, accepter: AwsEnd, tags: Tags },
+    AwsAcceptConnection { scope: AwsScope, connection: ConnectionRef },
+    AwsSetDnsResolution { scope: AwsScope, connection: ConnectionRef, side: ConnectionSide, allow: bool },
+    AwsCreateRoute { scope: AwsScope, route_table: String, destination: IpNet, connection: ConnectionRef },
+    AwsReplaceRoute { scope: AwsScope, route_table: String, destination: IpNet, connection: ConnectionRef, previous_target: String },
+    AwsDeleteRoute { scope: AwsScope, route_table: String, destination: IpNet, target: String },
+    AwsAuthorizeIngress { scope: AwsScope, group: String, rule: Rule, permission: Permission, source: IpNet, description: String, tags: Tags },
+    AwsRevokeIngress { scope: AwsScope, group: String, rule_id: String, permission: Permission, source: IpNet },
+    AwsDeleteConnection { scope: AwsScope, connection: String },
+}
+
+impl Action {
+    pub fn kind(&self) -> ChangeKind {
+        match self {
+            Action::AwsCreateConnection { .. } | Action::AwsCreateRoute { .. } | Action::AwsAuthorizeIngress { .. } => ChangeKind::Add,
+            Action::AwsAcceptConnection { .. } | Action::AwsSetDnsResolution { .. } | Action::AwsReplaceRoute { .. } => ChangeKind::Change,
+            Action::AwsDeleteRoute { .. } | Action::AwsRevokeIngress { .. } | Action::AwsDeleteConnection { .. } => ChangeKind::Destroy,
+        }
+    }
+
+    /// The credentials and region that carry this action out; the executor's
+    /// rate budget is kept per scope.
+    pub fn aws_scope(&self) -> &AwsScope {
+        match self {
+            Action::AwsCreateConnection { requester, .. } => &requester.scope,
+            Action::AwsAcceptConnection { scope, .. }
+            | Action::AwsSetDnsResolution { scope, .. }
+            | Action::AwsCreateRoute { scope, .. }
+            | Action::AwsReplaceRoute { scope, .. }
+            | Action::AwsDeleteRoute { scope, .. }
+            | Action::AwsAuthorizeIngress { scope, .. }
+            | Action::AwsRevokeIngress { scope, .. }
+            | Action::AwsDeleteConnection { scope, .. } => scope,
+        }
+    }
+
+    /// The connection this action refers to, if any.
+    pub fn connection_mut(&mut self) -> Option<&mut ConnectionRef> {
+        match self {
+            Action::AwsAcceptConnection { connection, .. }
+            | Action::AwsSetDnsResolution { connection, .. }
+            | Action::AwsCreateRoute { connection, .. }
+            | Action::AwsReplaceRoute { connection, .. } => Some(connection),
+            _ => None,
+        }
+    }
+
+    /// Replaces references to connections created earlier in this run by their ids.
+    pub fn resolve(&mut self, created: &BTreeMap<usize, String>) -> Result<(), usize> {
+        if let Some(connection) = self.connection_mut() {
+            if let ConnectionRef::CreatedByStep(step) = connection {
+                let id = created.get(step).ok_or(*step)?;
+                *connection = ConnectionRef::Id(id.clone());
+            }
+        }
+        Ok(())
+    }
+}

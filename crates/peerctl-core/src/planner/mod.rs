@@ -1,0 +1,97 @@
+//! The planner: `plan(spec, state)` → `Plan`. Pure and deterministic: no I/O,
+//! no clock, no randomness; the same inputs always give the same plan.
+
+mod aws;
+mod resolve;
+
+use crate::diag::Diagnostics;
+use crate::plan::{Action, Conflict, PLAN_FORMAT_VERSION, PeeringStatus, Plan, Step, Unmanaged};
+use crate::spec::{CloudPeering, Spec};
+use crate::state::{Ownership, State};
+use std::collections::BTreeSet;
+
+/// Computes the actions that make `state` match `spec`. Problems that make
+/// planning impossible (a VPC that does not exist, overlapping ranges) are
+/// diagnostics pointing into the spec; foreign objects in the way are
+/// conflicts in the plan.
+pub fn plan(spec: &Spec, state: &State) -> Result<Plan, Diagnostics> {
+    let mut builder = Builder::new(spec, state);
+    for peering in &spec.peerings {
+        match &peering.cloud {
+            CloudPeering::Aws(aws) if peering.absent => aws::plan_absent(&mut builder, peering, aws),
+            CloudPeering::Aws(aws) => aws::plan_present(&mut builder, peering, aws),
+            CloudPeering::Gcp(_) => builder.diags.error_with_hint(
+                peering.loc,
+                format!("peering `{}` is a GCP peering, which this version of peerctl cannot plan yet", peering.name),
+                "GCP support is being built; plan AWS peerings only for now",
+            ),
+        }
+    }
+    aws::check_route_collisions(&mut builder);
+    let unmanaged = unmanaged(spec, state);
+    let Builder { steps, conflicts, peerings, diags, .. } = builder;
+    diags.into_result(Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        owner: spec.owner.clone(),
+        basis: state.fingerprint(),
+        steps,
+        conflicts,
+        peerings,
+        unmanaged,
+    })
+}
+
+/// Accumulates the plan as each peering is considered.
+pub(crate) struct Builder<'a> {
+    pub spec: &'a Spec,
+    pub state: &'a State,
+    pub steps: Vec<Step>,
+    pub conflicts: Vec<Conflict>,
+    pub peerings: Vec<PeeringStatus>,
+    pub diags: Diagnostics,
+    /// (route table, destination) → peering that routes it, to catch two peerings claiming one route.
+    pub claimed_routes: Vec<(String, ipnet::IpNet, String, crate::Loc)>,
+}
+
+impl<'a> Builder<'a> {
+    fn new(spec: &'a Spec, state: &'a State) -> Self {
+        Self {
+            spec,
+            state,
+            steps: Vec::new(),
+            conflicts: Vec::new(),
+            peerings: Vec::new(),
+            diags: Diagnostics::new(spec.file.clone()),
+            claimed_routes: Vec::new(),
+        }
+    }
+
+    /// Adds a step and returns its index, for later steps to depend on.
+    pub fn step(&mut self, peering: &str, action: Action, reason: impl Into<String>, depends_on: Vec<usize>) -> usize {
+        self.steps.push(Step { peering: peering.to_string(), action, reason: reason.into(), depends_on });
+        self.steps.len() - 1
+    }
+
+    pub fn conflict(&mut self, peering: &str, message: impl Into<String>) {
+        self.conflicts.push(Conflict { peering: peering.to_string(), message: message.into() });
+    }
+}
+
+/// Live connections carrying this spec's owner whose peering the spec no longer names.
+fn unmanaged(spec: &Spec, state: &State) -> Vec<Unmanaged> {
+    let named: BTreeSet<&str> = spec.peerings.iter().map(|p| p.name.as_str()).collect();
+    let mut found: Vec<Unmanaged> = Vec::new();
+    for region in &state.aws {
+        for connection in &region.connections {
+            let Ownership::Owned { owner, peering } = Ownership::of(&connection.tags) else { continue };
+            if owner != spec.owner || named.contains(peering.as_str()) || connection.status.is_terminal() {
+                continue;
+            }
+            if found.iter().all(|u| u.connection != connection.id) {
+                found.push(Unmanaged { peering, connection: connection.id.clone(), status: connection.status.as_str().to_string() });
+            }
+        }
+    }
+    found.sort_by(|a, b| (&a.peering, &a.connection).cmp(&(&b.peering, &b.connection)));
+    found
+}

@@ -1,0 +1,239 @@
+//! Observed state: facts read from the clouds, nothing more. Providers fill it;
+//! the planner reads it. Ownership is derived from tags, never stored.
+
+use crate::spec::AwsScope;
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+pub type Tags = BTreeMap<String, String>;
+
+pub const TAG_OWNER: &str = "peerctl:owner";
+pub const TAG_PEERING: &str = "peerctl:peering";
+
+/// Who an object belongs to, from peerctl's point of view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ownership {
+    /// Carries `peerctl:owner` = `owner` and this peering name.
+    Owned { owner: String, peering: String },
+    Foreign,
+}
+
+impl Ownership {
+    pub fn of(tags: &Tags) -> Self {
+        match (tags.get(TAG_OWNER), tags.get(TAG_PEERING)) {
+            (Some(owner), Some(peering)) => Ownership::Owned { owner: owner.clone(), peering: peering.clone() },
+            _ => Ownership::Foreign,
+        }
+    }
+
+    pub fn is(&self, owner: &str, peering: &str) -> bool {
+        matches!(self, Ownership::Owned { owner: o, peering: p } if o == owner && p == peering)
+    }
+}
+
+/// Everything read for one plan.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub aws: Vec<AwsRegionState>,
+}
+
+impl State {
+    pub fn aws_region(&self, scope: &AwsScope) -> Option<&AwsRegionState> {
+        self.aws.iter().find(|r| &r.scope == scope)
+    }
+
+    /// A digest of everything read, so a saved plan can tell when the world moved.
+    pub fn fingerprint(&self) -> String {
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        let digest = Sha256::digest(&json);
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// What one set of credentials sees in one region.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AwsRegionState {
+    pub scope: AwsScope,
+    pub vpcs: Vec<Vpc>,
+    pub route_tables: Vec<RouteTable>,
+    pub security_groups: Vec<SecurityGroup>,
+    pub rules: Vec<SecurityGroupRule>,
+    pub connections: Vec<Connection>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Vpc {
+    pub id: String,
+    pub name: Option<String>,
+    pub owner_id: String,
+    /// Associated IPv4 ranges, primary first.
+    pub cidrs: Vec<IpNet>,
+    pub ipv6_cidrs: Vec<IpNet>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RouteTable {
+    pub id: String,
+    pub vpc_id: String,
+    pub name: Option<String>,
+    pub routes: Vec<Route>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Route {
+    pub destination: IpNet,
+    /// The target's id: `pcx-…`, `igw-…`, `local`, …
+    pub target: String,
+    /// `active` or `blackhole`.
+    pub state: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SecurityGroup {
+    pub id: String,
+    pub vpc_id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SecurityGroupRule {
+    pub id: String,
+    pub group_id: String,
+    pub egress: bool,
+    pub permission: Permission,
+    /// The IPv4 or IPv6 source range; rules from groups or prefix lists have none.
+    pub source: Option<IpNet>,
+    pub description: Option<String>,
+    pub tags: Tags,
+}
+
+/// A protocol and port range as EC2 states them: `tcp 0-65535`, `icmp -1--1`, `-1` for all.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Permission {
+    pub protocol: String,
+    pub from_port: i32,
+    pub to_port: i32,
+}
+
+impl Permission {
+    /// EC2 reports protocols by name or number; compare them as names.
+    pub fn normalized(protocol: &str, from_port: Option<i32>, to_port: Option<i32>) -> Self {
+        let protocol = match protocol {
+            "6" => "tcp",
+            "17" => "udp",
+            "1" => "icmp",
+            "all" => "-1",
+            other => other,
+        };
+        let (from_port, to_port) = if matches!(protocol, "-1" | "icmp") {
+            (from_port.unwrap_or(-1), to_port.unwrap_or(-1))
+        } else {
+            (from_port.unwrap_or(0), to_port.unwrap_or(65535))
+        };
+        let from_port = if protocol == "-1" { -1 } else { from_port };
+        let to_port = if protocol == "-1" { -1 } else { to_port };
+        Permission { protocol: protocol.to_string(), from_port, to_port }
+    }
+}
+
+impl From<crate::spec::Rule> for Permission {
+    fn from(rule: crate::spec::Rule) -> Self {
+        use crate::spec::{Ports, Protocol};
+        let (from, to) = match rule.ports {
+            Ports::All => (0, 65535),
+            Ports::Range { from, to } => (i32::from(from), i32::from(to)),
+        };
+        match rule.protocol {
+            Protocol::Tcp => Permission { protocol: "tcp".into(), from_port: from, to_port: to },
+            Protocol::Udp => Permission { protocol: "udp".into(), from_port: from, to_port: to },
+            Protocol::Icmp => Permission { protocol: "icmp".into(), from_port: -1, to_port: -1 },
+            Protocol::All => Permission { protocol: "-1".into(), from_port: -1, to_port: -1 },
+        }
+    }
+}
+
+impl std::fmt::Display for Permission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.protocol.as_str(), self.from_port, self.to_port) {
+            ("-1", _, _) => f.write_str("all traffic"),
+            ("icmp", -1, -1) => f.write_str("icmp"),
+            (p, 0, 65535) => write!(f, "{p} all ports"),
+            (p, a, b) if a == b => write!(f, "{p} port {a}"),
+            (p, a, b) => write!(f, "{p} ports {a}-{b}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Connection {
+    pub id: String,
+    pub status: ConnectionStatus,
+    pub requester: ConnectionEnd,
+    pub accepter: ConnectionEnd,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionEnd {
+    pub vpc_id: String,
+    pub owner_id: String,
+    pub region: String,
+    /// `AllowDnsResolutionFromRemoteVpc`; unknown until the connection is active.
+    pub allow_dns_resolution: Option<bool>,
+}
+
+/// EC2's peering-connection status codes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConnectionStatus {
+    InitiatingRequest,
+    PendingAcceptance,
+    Provisioning,
+    Active,
+    Deleting,
+    Deleted,
+    Rejected,
+    Failed,
+    Expired,
+    /// A status this peerctl does not know; the planner refuses to guess.
+    Unknown(String),
+}
+
+impl ConnectionStatus {
+    pub fn parse(code: &str) -> Self {
+        match code {
+            "initiating-request" => Self::InitiatingRequest,
+            "pending-acceptance" => Self::PendingAcceptance,
+            "provisioning" => Self::Provisioning,
+            "active" => Self::Active,
+            "deleting" => Self::Deleting,
+            "deleted" => Self::Deleted,
+            "rejected" => Self::Rejected,
+            "failed" => Self::Failed,
+            "expired" => Self::Expired,
+            other => Self::Unknown(other.to_string()),
+        }
+    }
+
+    /// Gone for good: such a connection is replaced, never reused.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, Self::Deleting | Self::Deleted | Self::Rejected | Self::Failed | Self::Expired)
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::InitiatingRequest => "initiating-request",
+            Self::PendingAcceptance => "pending-acceptance",
+            Self::Provisioning => "provisioning",
+            Self::Active => "active",
+            Self::Deleting => "deleting",
+            Self::Deleted => "deleted",
+            Self::Rejected => "rejected",
+            Self::Failed => "failed",
+            Self::Expired => "expired",
+            Self::Unknown(code) => code,
+        }
+    }
+}

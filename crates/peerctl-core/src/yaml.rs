@@ -1,0 +1,290 @@
+//! A YAML document as a tree whose every node knows its line and column.
+//!
+//! serde-saphyr parses the text; `Spanned` gives each node its position. The
+//! spec decoder then walks this tree by hand so that it can report *every*
+//! problem (unknown keys, wrong types, bad values) at once, each with its
+//! location, instead of stopping at serde's first error.
+
+use crate::diag::{Diagnostics, Loc};
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub loc: Loc,
+    pub value: Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Seq(Vec<Node>),
+    Map(Vec<(Node, Node)>),
+}
+
+impl Value {
+    /// What a user would call this kind of value, for error messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Value::Null => "nothing (null)",
+            Value::Bool(_) => "a boolean",
+            Value::Int(_) => "a number",
+            Value::Float(_) => "a number",
+            Value::Str(_) => "a string",
+            Value::Seq(_) => "a list",
+            Value::Map(_) => "a mapping",
+        }
+    }
+}
+
+/// Parses `text` into a tree; a syntax error is reported with its position.
+pub fn parse(text: &str, diags: &mut Diagnostics) -> Option<Node> {
+    if text.trim().is_empty() {
+        diags.error_with_hint(Loc::new(1, 1), "the spec is empty", "start with `version: 1` and `owner: NAME`");
+        return None;
+    }
+    match serde_saphyr::from_str::<Node>(text) {
+        Ok(node) => Some(node),
+        Err(err) => {
+            let loc = err.location().map(|l| to_loc(&l)).unwrap_or(Loc::new(1, 1));
+            diags.error(loc, format!("invalid YAML: {}", first_line(&err.to_string())));
+            None
+        }
+    }
+}
+
+fn to_loc(location: &serde_saphyr::Location) -> Loc {
+    let clamp = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+    Loc::new(clamp(location.line()), clamp(location.column()))
+}
+
+/// serde-saphyr renders a source snippet after the message; we print our own location.
+fn first_line(message: &str) -> String {
+    let line = message.lines().next().unwrap_or(message).trim();
+    let line = line.strip_prefix("error: ").unwrap_or(line);
+    // "line 2 column 8: unclosed bracket" → "unclosed bracket": the position is printed already.
+    match line.strip_prefix("line ").and_then(|rest| rest.split_once(": ")) {
+        Some((_, text)) => text.to_string(),
+        None => line.to_string(),
+    }
+}
+
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let spanned = serde_saphyr::Spanned::<Value>::deserialize(deserializer)?;
+        Ok(Node { loc: to_loc(&spanned.referenced), value: spanned.value })
+    }
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ValueVisitor)
+    }
+}
+
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any YAML value")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        Value::deserialize(d)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Int(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(i64::try_from(v).map(Value::Int).unwrap_or(Value::Float(v as f64)))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::Float(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::Str(v.to_string()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        Ok(Value::Str(v))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Node>()? {
+            items.push(item);
+        }
+        Ok(Value::Seq(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(key) = map.next_key::<Node>()? {
+            let value = map.next_value::<Node>()?;
+            entries.push((key, value));
+        }
+        Ok(Value::Map(entries))
+    }
+}
+
+/// The keys of one mapping, consumed one by one; whatever is left at `finish`
+/// is an unknown key, reported with a suggestion when one is close.
+pub struct Fields<'a> {
+    what: String,
+    entries: Vec<(&'a str, &'a Node, Loc)>,
+    used: Vec<bool>,
+    known: Vec<&'static str>,
+}
+
+impl<'a> Fields<'a> {
+    /// `None` (with a diagnostic) when `node` is not a mapping.
+    pub fn new(node: &'a Node, what: impl Into<String>, diags: &mut Diagnostics) -> Option<Self> {
+        let what = what.into();
+        let Value::Map(entries) = &node.value else {
+            diags.error(node.loc, format!("{what} must be a mapping, found {}", node.value.kind()));
+            return None;
+        };
+        let mut keyed = Vec::with_capacity(entries.len());
+        for (key, value) in entries {
+            match &key.value {
+                Value::Str(name) => keyed.push((name.as_str(), value, key.loc)),
+                other => diags.error(key.loc, format!("keys in {what} must be strings, found {}", other.kind())),
+            }
+        }
+        let used = vec![false; keyed.len()];
+        Some(Self { what, entries: keyed, used, known: Vec::new() })
+    }
+
+    pub fn what(&self) -> &str {
+        &self.what
+    }
+
+    /// The value of `key`, if present (a YAML `null` counts as absent).
+    pub fn get(&mut self, key: &'static str) -> Option<&'a Node> {
+        self.known.push(key);
+        let index = self.entries.iter().position(|(name, _, _)| *name == key)?;
+        self.used[index] = true;
+        let node = self.entries[index].1;
+        (node.value != Value::Null).then_some(node)
+    }
+
+    /// Like `get`, but a missing key is an error.
+    pub fn require(&mut self, key: &'static str, hint: &str, diags: &mut Diagnostics, at: Loc) -> Option<&'a Node> {
+        let node = self.get(key);
+        if node.is_none() {
+            diags.error_with_hint(at, format!("{} is missing `{key}`", self.what), hint.to_string());
+        }
+        node
+    }
+
+    pub fn finish(self, diags: &mut Diagnostics) {
+        for ((name, _, loc), used) in self.entries.iter().zip(&self.used) {
+            if *used {
+                continue;
+            }
+            let message = format!("unknown key `{name}` in {}", self.what);
+            match closest(name, &self.known) {
+                Some(near) => diags.error_with_hint(*loc, message, format!("did you mean `{near}`?")),
+                None => diags.error_with_hint(*loc, message, format!("known keys here: {}", self.known.join(", "))),
+            }
+        }
+    }
+}
+
+fn closest<'k>(name: &str, known: &[&'k str]) -> Option<&'k str> {
+    known
+        .iter()
+        .map(|k| (edit_distance(name, k), *k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 3))
+        .min()
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let current = row[j + 1];
+            row[j + 1] = if ca == *cb { previous } else { 1 + previous.min(row[j]).min(row[j + 1]) };
+            previous = current;
+        }
+    }
+    row[b.len()]
+}
+
+/// Typed views of a node; each reports a wrong type and returns `None`.
+pub fn str_of<'a>(node: &'a Node, what: &str, diags: &mut Diagnostics) -> Option<&'a str> {
+    match &node.value {
+        Value::Str(s) => Some(s),
+        other => {
+            diags.error(node.loc, format!("{what} must be a string, found {}", other.kind()));
+            None
+        }
+    }
+}
+
+pub fn bool_of(node: &Node, what: &str, diags: &mut Diagnostics) -> Option<bool> {
+    match &node.value {
+        Value::Bool(b) => Some(*b),
+        other => {
+            diags.error_with_hint(node.loc, format!("{what} must be true or false, found {}", other.kind()), "write true or false, without quotes");
+            None
+        }
+    }
+}
+
+pub fn seq_of<'a>(node: &'a Node, what: &str, diags: &mut Diagnostics) -> Option<&'a [Node]> {
+    match &node.value {
+        Value::Seq(items) => Some(items),
+        other => {
+            diags.error(node.loc, format!("{what} must be a list, found {}", other.kind()));
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nodes_carry_line_and_column() {
+        let mut diags = Diagnostics::new("t.yaml");
+        let node = parse("a: 1\nb:\n  - x\n  - {name: y}\n", &mut diags).expect("parses");
+        let Value::Map(entries) = &node.value else { panic!("not a map") };
+        assert_eq!(entries[0].0.loc, Loc::new(1, 1));
+        assert_eq!(entries[1].0.loc, Loc::new(2, 1));
+        let Value::Seq(items) = &entries[1].1.value else { panic!("not a seq") };
+        assert_eq!(items[0].loc, Loc::new(3, 5));
+        assert_eq!(items[1].loc, Loc::new(4, 5));
+    }
+
+    #[test]
+    fn syntax_error_names_its_line() {
+        let mut diags = Diagnostics::new("t.yaml");
+        assert!(parse("a: [1, 2\nb: 3\n", &mut diags).is_none());
+        let d = &diags.items()[0];
+        assert!(d.loc.line >= 1, "{d}");
+        assert!(d.message.starts_with("invalid YAML"), "{d}");
+    }
+
+    #[test]
+    fn suggests_close_keys() {
+        assert_eq!(closest("rout_tables", &["route_tables", "security_groups"]), Some("route_tables"));
+        assert_eq!(closest("zzz", &["route_tables"]), None);
+    }
+}
