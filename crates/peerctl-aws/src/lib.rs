@@ -1,1 +1,93 @@
-//! placeholder
+//! peerctl's AWS provider: reads VPCs, route tables, security groups, their
+//! rules and peering connections with batched, filtered, paginated Describe
+//! calls (one per scope, kind and page), and carries out the planner's AWS
+//! actions with aws-sdk-ec2.
+//!
+//! It makes no decisions: what to change comes from the plan. Mapping from SDK
+//! types to core types lives in `convert.rs` only.
+
+mod convert;
+mod error;
+mod execute;
+mod observe;
+
+use async_trait::async_trait;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_ec2::Client;
+use peerctl_core::plan::Action;
+use peerctl_core::spec::{AwsScope, Spec};
+use peerctl_core::state::State;
+use peerctl_engine::{Outcome, Provider, ProviderError};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+/// The AWS provider; one EC2 client per (credentials, region), made on first use.
+#[derive(Default)]
+pub struct AwsProvider {
+    clients: tokio::sync::Mutex<BTreeMap<AwsScope, Client>>,
+    calls: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+impl AwsProvider {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// API calls made so far, by operation name.
+    pub fn calls(&self) -> BTreeMap<&'static str, u64> {
+        self.calls.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn count(&self, operation: &'static str) {
+        *self.calls.lock().unwrap_or_else(|e| e.into_inner()).entry(operation).or_default() += 1;
+    }
+
+    async fn client(&self, scope: &AwsScope) -> Client {
+        let mut clients = self.clients.lock().await;
+        if let Some(client) = clients.get(scope) {
+            return client.clone();
+        }
+        let client = Client::new(&sdk_config(scope).await);
+        clients.insert(scope.clone(), client.clone());
+        client
+    }
+}
+
+/// The SDK's standard chain (environment, profiles, SSO, instance roles,
+/// `AWS_ENDPOINT_URL`), narrowed to the scope's profile and assumed role.
+async fn sdk_config(scope: &AwsScope) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(scope.region.clone()));
+    if let Some(profile) = &scope.profile {
+        loader = loader.profile_name(profile);
+    }
+    let base = loader.load().await;
+    let Some(role_arn) = &scope.role_arn else { return base };
+    let assumed = aws_config::sts::AssumeRoleProvider::builder(role_arn).session_name("peerctl").configure(&base).build().await;
+    base.into_builder().credentials_provider(aws_sdk_ec2::config::SharedCredentialsProvider::new(assumed)).build()
+}
+
+#[async_trait]
+impl Provider for AwsProvider {
+    fn handles(&self, action: &Action) -> bool {
+        matches!(
+            action,
+            Action::AwsCreateConnection { .. }
+                | Action::AwsAcceptConnection { .. }
+                | Action::AwsSetDnsResolution { .. }
+                | Action::AwsCreateRoute { .. }
+                | Action::AwsReplaceRoute { .. }
+                | Action::AwsDeleteRoute { .. }
+                | Action::AwsAuthorizeIngress { .. }
+                | Action::AwsRevokeIngress { .. }
+                | Action::AwsDeleteConnection { .. }
+        )
+    }
+
+    async fn observe(&self, spec: &Spec) -> Result<State, ProviderError> {
+        observe::observe(self, spec).await
+    }
+
+    async fn execute(&self, action: &Action) -> Result<Outcome, ProviderError> {
+        execute::execute(self, action).await
+    }
+}

@@ -1,1 +1,96 @@
-fn main() {}
+//! The `peerctl` command: parses arguments, runs a command, maps the result
+//! to an exit code. Results go to stdout; progress, logs and errors to stderr.
+
+mod commands;
+mod output;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Declarative VPC peering across AWS and GCP.
+#[derive(Parser, Debug)]
+#[command(name = "peerctl", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// More output on stderr: -v API call counts, -vv debug logs.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Never colour the output (NO_COLOR is honoured too).
+    #[arg(long, global = true)]
+    no_color: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check a spec offline: syntax, types, names, selectors. No cloud calls.
+    Validate {
+        spec: PathBuf,
+    },
+    /// Read live state and show what would change to make it match the spec.
+    Plan {
+        spec: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Exit 2 when there are changes, 0 when there are none, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
+    /// Plan, confirm, apply, then verify that live state matches the spec.
+    Apply {
+        spec: PathBuf,
+        /// Apply without asking (required when stdin is not a terminal).
+        #[arg(long)]
+        auto_approve: bool,
+        /// Cloud calls in flight at once.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
+        parallelism: u16,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+/// The only exit codes peerctl ever uses, so a pipeline can trust a 2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Success, and nothing to do (or applied and verified).
+    Ok = 0,
+    /// Any error: usage, spec, cloud, conflict, failed verification.
+    Error = 1,
+    /// Changes present (`plan --detailed-exitcode`).
+    Changes = 2,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            let code = if error.use_stderr() { Exit::Error } else { Exit::Ok };
+            return ExitCode::from(code as u8);
+        }
+    };
+    output::init_logging(cli.verbose);
+    let out = output::Output::new(cli.no_color, cli.verbose);
+    let code = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(run(cli, &out)),
+        Err(error) => {
+            out.error(&format!("cannot start the async runtime: {error}"), None);
+            Exit::Error
+        }
+    };
+    ExitCode::from(code as u8)
+}
+
+async fn run(cli: Cli, out: &output::Output) -> Exit {
+    match cli.command {
+        Command::Validate { spec } => commands::validate(&spec, out),
+        Command::Plan { spec, format, detailed_exitcode } => commands::plan(&spec, format == Format::Json, detailed_exitcode, out).await,
+        Command::Apply { spec, auto_approve, parallelism } => commands::apply(&spec, auto_approve, usize::from(parallelism), out).await,
+    }
+}

@@ -1,0 +1,100 @@
+//! Reading live state: for each (credentials, region) the spec names, one
+//! Describe per kind of object, filtered server-side and following every page.
+//! Scopes are read in parallel. Filters only save bandwidth: the planner
+//! checks every object it is given (moto, for one, ignores some filters).
+
+use crate::error::classify;
+use crate::{AwsProvider, convert};
+use aws_sdk_ec2::types::Filter;
+use futures::future::try_join_all;
+use peerctl_core::spec::{AwsScope, By, CloudPeering, Spec};
+use peerctl_core::state::{AwsRegionState, State};
+use peerctl_engine::ProviderError;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// EC2 accepts at most 200 values in one filter.
+const FILTER_VALUES: usize = 200;
+
+/// The VPCs the spec names in one scope.
+#[derive(Default)]
+struct Wanted {
+    ids: BTreeSet<String>,
+    names: BTreeSet<String>,
+}
+
+pub(crate) async fn observe(provider: &AwsProvider, spec: &Spec) -> Result<State, ProviderError> {
+    let mut wanted: BTreeMap<AwsScope, Wanted> = BTreeMap::new();
+    for peering in &spec.peerings {
+        let CloudPeering::Aws(aws) = &peering.cloud else { continue };
+        for side in [&aws.requester, &aws.accepter] {
+            let entry = wanted.entry(side.scope.clone()).or_default();
+            match &side.vpc.by {
+                By::Id(id) => entry.ids.insert(id.clone()),
+                By::Name(name) => entry.names.insert(name.clone()),
+            };
+        }
+    }
+    let regions = try_join_all(wanted.iter().map(|(scope, wanted)| observe_scope(provider, scope, wanted))).await?;
+    Ok(State { aws: regions })
+}
+
+/// Pages through one Describe call, converting each item.
+macro_rules! paged {
+    ($provider:expr, $op:literal, $request:expr, $items:ident, $convert:path) => {{
+        let mut pages = $request.into_paginator().send();
+        let mut items = Vec::new();
+        while let Some(page) = pages.next().await {
+            $provider.count($op);
+            let page = page.map_err(|e| classify($op, e))?;
+            for item in page.$items() {
+                items.push($convert(item)?);
+            }
+        }
+        items
+    }};
+}
+
+async fn observe_scope(provider: &AwsProvider, scope: &AwsScope, wanted: &Wanted) -> Result<AwsRegionState, ProviderError> {
+    let client = provider.client(scope).await;
+    let vpc_filter = match (wanted.ids.is_empty(), wanted.names.is_empty()) {
+        (false, true) => vec![filter("vpc-id", &wanted.ids)],
+        (true, false) => vec![filter("tag:Name", &wanted.names)],
+        _ => vec![], // ids and names: EC2 ANDs filters, so read the region's VPCs
+    };
+    let vpcs = paged!(provider, "DescribeVpcs", client.describe_vpcs().set_filters(Some(vpc_filter)), vpcs, convert::vpc);
+    let vpc_ids: BTreeSet<String> = vpcs.iter().map(|v| v.id.clone()).collect();
+    let connections = async { Ok::<_, ProviderError>(paged!(provider, "DescribeVpcPeeringConnections", client.describe_vpc_peering_connections(), vpc_peering_connections, convert::connection)) };
+    if vpc_ids.is_empty() {
+        return Ok(AwsRegionState { scope: scope.clone(), vpcs, connections: connections.await?, ..Default::default() });
+    }
+    let tables = async {
+        let mut all = Vec::new();
+        for chunk in chunks(&vpc_ids) {
+            all.extend(paged!(provider, "DescribeRouteTables", client.describe_route_tables().filters(filter("vpc-id", &chunk)), route_tables, convert::route_table));
+        }
+        Ok::<_, ProviderError>(all)
+    };
+    let groups = async {
+        let mut all = Vec::new();
+        for chunk in chunks(&vpc_ids) {
+            all.extend(paged!(provider, "DescribeSecurityGroups", client.describe_security_groups().filters(filter("vpc-id", &chunk)), security_groups, convert::security_group));
+        }
+        Ok::<_, ProviderError>(all)
+    };
+    let (route_tables, security_groups, connections) = futures::try_join!(tables, groups, connections)?;
+    let group_ids: BTreeSet<String> = security_groups.iter().map(|g| g.id.clone()).collect();
+    let mut rules = Vec::new();
+    for chunk in chunks(&group_ids) {
+        rules.extend(paged!(provider, "DescribeSecurityGroupRules", client.describe_security_group_rules().filters(filter("group-id", &chunk)), security_group_rules, convert::rule));
+    }
+    Ok(AwsRegionState { scope: scope.clone(), vpcs, route_tables, security_groups, rules, connections })
+}
+
+fn filter<'a>(name: &str, values: impl IntoIterator<Item = &'a String>) -> Filter {
+    Filter::builder().name(name).set_values(Some(values.into_iter().cloned().collect())).build()
+}
+
+fn chunks(values: &BTreeSet<String>) -> Vec<Vec<String>> {
+    let all: Vec<String> = values.iter().cloned().collect();
+    all.chunks(FILTER_VALUES).map(<[String]>::to_vec).collect()
+}

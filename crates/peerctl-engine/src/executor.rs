@@ -1,0 +1,173 @@
+//! Applying a plan: steps run as soon as the steps they depend on are done,
+//! at most `parallelism` at once, each scope within its rate budget; retryable
+//! failures are retried with backoff. A failed step stops new steps from
+//! starting; whatever finished stays finished, and the next run converges.
+
+use crate::budget::{Budgets, RateBudget};
+use crate::error::{Error, ProviderError};
+use crate::provider::{Outcome, Providers};
+use peerctl_core::plan::{Action, Plan};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    pub parallelism: usize,
+    pub budget: RateBudget,
+    /// Attempts per step for retryable errors.
+    pub max_attempts: u32,
+    /// First backoff; doubled on each retry, capped at 20 s.
+    pub backoff: Duration,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        Self { parallelism: 10, budget: RateBudget::EC2_MUTATING, max_attempts: 8, backoff: Duration::from_millis(250) }
+    }
+}
+
+/// Progress, for the caller to show.
+#[derive(Debug, Clone)]
+pub enum Event {
+    Started { step: usize },
+    Finished { step: usize, outcome: Outcome, elapsed: Duration },
+    Failed { step: usize, error: ProviderError },
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub done: Vec<usize>,
+    pub failed: Vec<(usize, ProviderError)>,
+    pub retries: u32,
+}
+
+/// Carries out `plan`'s steps in dependency order.
+pub async fn apply(providers: &Providers, plan: &Plan, options: &ApplyOptions, on_event: &(dyn Fn(Event) + Sync)) -> Result<Report, (Report, Error)> {
+    let budgets = Budgets::new(options.budget);
+    let mut report = Report::default();
+    let mut created: BTreeMap<usize, String> = BTreeMap::new();
+    let mut waiting: Vec<usize> = (0..plan.steps.len()).collect();
+    let mut running = JoinSet::new();
+    loop {
+        if report.failed.is_empty() {
+            start_ready(providers, plan, options, &budgets, &mut waiting, &mut running, &report, &created, on_event);
+        }
+        let Some(joined) = running.join_next().await else { break };
+        let (step, started, result, retries) = match joined {
+            Ok(finished) => finished,
+            Err(join_error) => {
+                let error = ProviderError::Other(format!("a step's task ended abnormally: {join_error}"));
+                report.failed.push((usize::MAX, error));
+                continue;
+            }
+        };
+        report.retries += retries;
+        match result {
+            Ok(outcome) => {
+                if let Outcome::Created(id) = &outcome {
+                    created.insert(step, id.clone());
+                }
+                report.done.push(step);
+                on_event(Event::Finished { step, outcome, elapsed: started.elapsed() });
+            }
+            Err(error) => {
+                on_event(Event::Failed { step, error: error.clone() });
+                report.failed.push((step, error));
+            }
+        }
+    }
+    if report.failed.is_empty() {
+        return Ok(report);
+    }
+    let total = plan.steps.len();
+    let (failed, done) = (report.failed.len(), report.done.len());
+    Err((report, Error::Apply { failed, done, skipped: total - failed - done, total }))
+}
+
+type Finished = (usize, Instant, Result<Outcome, ProviderError>, u32);
+
+#[allow(clippy::too_many_arguments)]
+fn start_ready(
+    providers: &Providers,
+    plan: &Plan,
+    options: &ApplyOptions,
+    budgets: &Budgets,
+    waiting: &mut Vec<usize>,
+    running: &mut JoinSet<Finished>,
+    report: &Report,
+    created: &BTreeMap<usize, String>,
+    on_event: &(dyn Fn(Event) + Sync),
+) {
+    let mut index = 0;
+    while index < waiting.len() && running.len() < options.parallelism.max(1) {
+        let step = waiting[index];
+        let ready = plan.steps[step].depends_on.iter().all(|d| report.done.contains(d));
+        if !ready {
+            index += 1;
+            continue;
+        }
+        waiting.remove(index);
+        let mut action = plan.steps[step].action.clone();
+        let fresh_connection = action.connection_mut().is_some_and(|c| c.id().is_none());
+        let started = Instant::now();
+        if let Err(missing) = action.resolve(created) {
+            let error = ProviderError::Other(format!("step {step} needs the connection of step {missing}, which made none"));
+            running.spawn(async move { (step, started, Err(error), 0) });
+            continue;
+        }
+        let provider = match providers.for_action(&action) {
+            Ok(provider) => provider,
+            Err(error) => {
+                let error = ProviderError::Other(error.to_string());
+                running.spawn(async move { (step, started, Err(error), 0) });
+                continue;
+            }
+        };
+        on_event(Event::Started { step });
+        let retry = RetryPolicy { options: options.clone(), fresh_connection };
+        let budgets = budgets.clone();
+        running.spawn(async move {
+            let (result, retries) = retry.run(&action, provider.as_ref(), &budgets).await;
+            (step, started, result, retries)
+        });
+    }
+}
+
+struct RetryPolicy {
+    options: ApplyOptions,
+    /// The action refers to a connection created moments ago, which EC2 may
+    /// not show yet: "not found" is then worth waiting for.
+    fresh_connection: bool,
+}
+
+impl RetryPolicy {
+    async fn run(&self, action: &Action, provider: &dyn crate::Provider, budgets: &Budgets) -> (Result<Outcome, ProviderError>, u32) {
+        let key = budget_key(action);
+        let mut delay = self.options.backoff;
+        let mut attempt = 1;
+        loop {
+            budgets.acquire(&key).await;
+            let result = provider.execute(action).await;
+            let retry = match &result {
+                Err(error) => error.is_retryable() || (self.fresh_connection && matches!(error, ProviderError::NotFound(_))),
+                Ok(_) => false,
+            };
+            if !retry || attempt >= self.options.max_attempts {
+                return (result, attempt - 1);
+            }
+            if let Err(error) = &result {
+                tracing::info!("retrying in {delay:?} (attempt {attempt}): {error}");
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(20));
+            attempt += 1;
+        }
+    }
+}
+
+fn budget_key(action: &Action) -> String {
+    let scope = action.aws_scope();
+    format!("aws/{}/{}/{}", scope.profile.as_deref().unwrap_or("-"), scope.role_arn.as_deref().unwrap_or("-"), scope.region)
+}
