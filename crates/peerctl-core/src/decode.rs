@@ -14,7 +14,11 @@ pub fn load(file: &str, text: &str) -> Result<Spec, Diagnostics> {
             check_spec(&spec, &mut diags);
             diags.into_result(spec)
         }
-        None => diags.into_result(Spec { file: file.into(), owner: String::new(), peerings: Vec::new() }),
+        None => diags.into_result(Spec {
+            file: file.into(),
+            owner: String::new(),
+            peerings: Vec::new(),
+        }),
     }
 }
 
@@ -32,24 +36,40 @@ fn decode_spec(file: &str, root: &Node, diags: &mut Diagnostics) -> Option<Spec>
     let top = Loc::new(1, 1);
     if let Some(version) = fields.require("version", "add `version: 1` at the top", diags, top) {
         if version.value != Value::Int(i64::from(SPEC_VERSION)) {
-            diags.error_with_hint(version.loc, "unsupported spec version", "this peerctl reads `version: 1`");
+            diags.error_with_hint(
+                version.loc,
+                "unsupported spec version",
+                "this peerctl reads `version: 1`",
+            );
         }
     }
     let owner = fields
-        .require("owner", "add `owner: NAME`: it scopes what peerctl may change (e.g. `owner: byoc-prod`)", diags, top)
+        .require(
+            "owner",
+            "add `owner: NAME`: it scopes what peerctl may change (e.g. `owner: byoc-prod`)",
+            diags,
+            top,
+        )
         .and_then(|node| name_of(node, "owner", diags));
     let defaults = decode_defaults(&mut fields, diags);
     let peerings = match fields.get("peerings") {
         Some(node) => seq_of(node, "`peerings`", diags)
             .map(|items| {
                 let mut names = BTreeMap::new();
-                items.iter().filter_map(|item| decode_peering(item, &defaults, &mut names, diags)).collect()
+                items
+                    .iter()
+                    .filter_map(|item| decode_peering(item, &defaults, &mut names, diags))
+                    .collect()
             })
             .unwrap_or_default(),
         None => Vec::new(),
     };
     fields.finish(diags);
-    Some(Spec { file: file.to_string(), owner: owner.unwrap_or_default(), peerings })
+    Some(Spec {
+        file: file.to_string(),
+        owner: owner.unwrap_or_default(),
+        peerings,
+    })
 }
 
 fn decode_defaults(fields: &mut Fields, diags: &mut Diagnostics) -> Defaults {
@@ -57,7 +77,9 @@ fn decode_defaults(fields: &mut Fields, diags: &mut Diagnostics) -> Defaults {
     if let Some(node) = fields.get("aws") {
         if let Some(mut aws) = Fields::new(node, "`aws` defaults", diags) {
             defaults.aws_region = aws.get("region").and_then(|n| region_of(n, diags));
-            defaults.aws_profile = aws.get("profile").and_then(|n| non_empty(n, "`profile`", diags));
+            defaults.aws_profile = aws
+                .get("profile")
+                .and_then(|n| non_empty(n, "`profile`", diags));
             defaults.aws_role_arn = aws.get("role_arn").and_then(|n| role_arn_of(n, diags));
             aws.finish(diags);
         }
@@ -72,17 +94,34 @@ fn decode_defaults(fields: &mut Fields, diags: &mut Diagnostics) -> Defaults {
 }
 
 /// `names` holds the names seen so far, to refuse duplicates even in peerings that fail to decode.
-fn decode_peering(node: &Node, defaults: &Defaults, names: &mut BTreeMap<String, Loc>, diags: &mut Diagnostics) -> Option<Peering> {
+fn decode_peering(
+    node: &Node,
+    defaults: &Defaults,
+    names: &mut BTreeMap<String, Loc>,
+    diags: &mut Diagnostics,
+) -> Option<Peering> {
     let mut fields = Fields::new(node, "a peering", diags)?;
-    let name_node = fields.require("name", "give every peering a unique `name:` (lowercase, digits, dashes)", diags, node.loc);
+    let name_node = fields.require(
+        "name",
+        "give every peering a unique `name:` (lowercase, digits, dashes)",
+        diags,
+        node.loc,
+    );
     let name = name_node.and_then(|n| name_of(n, "a peering `name`", diags));
     if let (Some(name), Some(at)) = (&name, name_node) {
         if let Some(first) = names.insert(name.clone(), at.loc) {
-            diags.error_with_hint(at.loc, format!("peering name `{name}` is used twice"), format!("names must be unique; the first is at line {}", first.line));
+            diags.error_with_hint(
+                at.loc,
+                format!("peering name `{name}` is used twice"),
+                format!("names must be unique; the first is at line {}", first.line),
+            );
         }
     }
     let what = format!("peering `{}`", name.as_deref().unwrap_or("?"));
-    let absent = fields.get("absent").and_then(|n| bool_of(n, "`absent`", diags)).unwrap_or(false);
+    let absent = fields
+        .get("absent")
+        .and_then(|n| bool_of(n, "`absent`", diags))
+        .unwrap_or(false);
     let aws = fields.get("aws");
     let gcp = fields.get("gcp");
     let cloud = match (aws, gcp) {
@@ -98,34 +137,80 @@ fn decode_peering(node: &Node, defaults: &Defaults, names: &mut BTreeMap<String,
         }
     };
     fields.finish(diags);
-    Some(Peering { name: name?, loc: name_node.map_or(node.loc, |n| n.loc), absent, cloud: cloud? })
+    Some(Peering {
+        name: name?,
+        loc: name_node.map_or(node.loc, |n| n.loc),
+        absent,
+        cloud: cloud?,
+    })
 }
 
-fn decode_aws(node: &Node, what: &str, defaults: &Defaults, diags: &mut Diagnostics) -> Option<AwsPeering> {
+fn decode_aws(
+    node: &Node,
+    what: &str,
+    defaults: &Defaults,
+    diags: &mut Diagnostics,
+) -> Option<AwsPeering> {
     let mut fields = Fields::new(node, format!("the `aws` section of {what}"), diags)?;
     let requester = fields
-        .require("requester", "add `requester:` with the VPC that requests the peering (the BYOC VPC)", diags, node.loc)
+        .require(
+            "requester",
+            "add `requester:` with the VPC that requests the peering (the BYOC VPC)",
+            diags,
+            node.loc,
+        )
         .and_then(|n| decode_side(n, &format!("the requester of {what}"), defaults, diags));
     let accepter = fields
-        .require("accepter", "add `accepter:` with the VPC that accepts the peering (the services VPC)", diags, node.loc)
+        .require(
+            "accepter",
+            "add `accepter:` with the VPC that accepts the peering (the services VPC)",
+            diags,
+            node.loc,
+        )
         .and_then(|n| decode_side(n, &format!("the accepter of {what}"), defaults, diags));
     let allow = decode_allow(fields.get("allow"), diags);
-    let dns_resolution = fields.get("dns_resolution").and_then(|n| bool_of(n, "`dns_resolution`", diags)).unwrap_or(false);
-    let ipv6 = fields.get("ipv6").and_then(|n| bool_of(n, "`ipv6`", diags)).unwrap_or(false);
+    let dns_resolution = fields
+        .get("dns_resolution")
+        .and_then(|n| bool_of(n, "`dns_resolution`", diags))
+        .unwrap_or(false);
+    let ipv6 = fields
+        .get("ipv6")
+        .and_then(|n| bool_of(n, "`ipv6`", diags))
+        .unwrap_or(false);
     fields.finish(diags);
-    Some(AwsPeering { requester: requester?, accepter: accepter?, allow: allow?, dns_resolution, ipv6 })
+    Some(AwsPeering {
+        requester: requester?,
+        accepter: accepter?,
+        allow: allow?,
+        dns_resolution,
+        ipv6,
+    })
 }
 
-fn decode_side(node: &Node, what: &str, defaults: &Defaults, diags: &mut Diagnostics) -> Option<AwsSide> {
+fn decode_side(
+    node: &Node,
+    what: &str,
+    defaults: &Defaults,
+    diags: &mut Diagnostics,
+) -> Option<AwsSide> {
     let mut fields = Fields::new(node, what, diags)?;
     let vpc = fields
-        .require("vpc", "name the VPC by id (`vpc: vpc-0a1b2c3d`) or by its Name tag (`vpc: {name: my-vpc}`)", diags, node.loc)
+        .require(
+            "vpc",
+            "name the VPC by id (`vpc: vpc-0a1b2c3d`) or by its Name tag (`vpc: {name: my-vpc}`)",
+            diags,
+            node.loc,
+        )
         .and_then(|n| selector_of(n, "vpc", diags));
     let region = match fields.get("region") {
         Some(n) => region_of(n, diags),
         None => {
             if defaults.aws_region.is_none() {
-                diags.error_with_hint(node.loc, format!("{what} has no region"), "add `region:` here or a default `aws: {region: …}` at the top of the spec");
+                diags.error_with_hint(
+                    node.loc,
+                    format!("{what} has no region"),
+                    "add `region:` here or a default `aws: {region: …}` at the top of the spec",
+                );
             }
             defaults.aws_region.clone()
         }
@@ -138,11 +223,27 @@ fn decode_side(node: &Node, what: &str, defaults: &Defaults, diags: &mut Diagnos
         Some(n) => role_arn_of(n, diags),
         None => defaults.aws_role_arn.clone(),
     };
-    let route_tables = fields.get("route_tables").map_or(Some(Selection::All), |n| selection_of(n, "rtb", diags));
-    let security_groups = fields.get("security_groups").map_or(Some(Selection::Only(Vec::new())), |n| selection_of(n, "sg", diags));
+    let route_tables = fields
+        .get("route_tables")
+        .map_or(Some(Selection::All), |n| selection_of(n, "rtb", diags));
+    let security_groups = fields
+        .get("security_groups")
+        .map_or(Some(Selection::Only(Vec::new())), |n| {
+            selection_of(n, "sg", diags)
+        });
     fields.finish(diags);
-    let scope = AwsScope { profile, role_arn, region: region? };
-    Some(AwsSide { scope, vpc: vpc?, route_tables: route_tables?, security_groups: security_groups?, loc: node.loc })
+    let scope = AwsScope {
+        profile,
+        role_arn,
+        region: region?,
+    };
+    Some(AwsSide {
+        scope,
+        vpc: vpc?,
+        route_tables: route_tables?,
+        security_groups: security_groups?,
+        loc: node.loc,
+    })
 }
 
 /// `all`, or a list of ids and `{name: …}` selectors.
@@ -155,15 +256,28 @@ fn selection_of(node: &Node, prefix: &str, diags: &mut Diagnostics) -> Option<Se
     let items = match &node.value {
         Value::Seq(items) => items,
         other => {
-            diags.error_with_hint(node.loc, format!("expected `all` or a list, found {}", other.kind()), format!("write `all` or a list like [{prefix}-0123456789abcdef0, {{name: my-name}}]"));
+            diags.error_with_hint(
+                node.loc,
+                format!("expected `all` or a list, found {}", other.kind()),
+                format!(
+                    "write `all` or a list like [{prefix}-0123456789abcdef0, {{name: my-name}}]"
+                ),
+            );
             return None;
         }
     };
-    let selectors: Vec<Selector> = items.iter().filter_map(|item| selector_of(item, prefix, diags)).collect();
+    let selectors: Vec<Selector> = items
+        .iter()
+        .filter_map(|item| selector_of(item, prefix, diags))
+        .collect();
     let mut seen = BTreeMap::new();
     for selector in &selectors {
         if let Some(first) = seen.insert(selector.by.clone(), selector.loc) {
-            diags.error_with_hint(selector.loc, format!("{} is listed twice", selector.by), format!("remove the duplicate (first at line {})", first.line));
+            diags.error_with_hint(
+                selector.loc,
+                format!("{} is listed twice", selector.by),
+                format!("remove the duplicate (first at line {})", first.line),
+            );
         }
     }
     (selectors.len() == items.len()).then_some(Selection::Only(selectors))
@@ -179,12 +293,18 @@ fn selector_of(node: &Node, prefix: &str, diags: &mut Diagnostics) -> Option<Sel
         }
         Value::Map(_) => {
             let mut fields = Fields::new(node, "a selector", diags)?;
-            let name = fields.require("name", "write {name: THE-NAME}", diags, node.loc).and_then(|n| non_empty(n, "`name`", diags));
+            let name = fields
+                .require("name", "write {name: THE-NAME}", diags, node.loc)
+                .and_then(|n| non_empty(n, "`name`", diags));
             fields.finish(diags);
             By::Name(name?)
         }
         other => {
-            diags.error_with_hint(node.loc, format!("expected an id or {{name: …}}, found {}", other.kind()), format!("write {prefix}-0123456789abcdef0 or {{name: my-name}}"));
+            diags.error_with_hint(
+                node.loc,
+                format!("expected an id or {{name: …}}, found {}", other.kind()),
+                format!("write {prefix}-0123456789abcdef0 or {{name: my-name}}"),
+            );
             return None;
         }
     };
@@ -192,20 +312,33 @@ fn selector_of(node: &Node, prefix: &str, diags: &mut Diagnostics) -> Option<Sel
 }
 
 fn is_aws_id(id: &str, prefix: &str) -> bool {
-    id.strip_prefix(prefix).and_then(|rest| rest.strip_prefix('-')).is_some_and(|hex| {
-        (hex.len() == 8 || hex.len() == 17) && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    })
+    id.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|hex| {
+            (hex.len() == 8 || hex.len() == 17)
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        })
 }
 
 fn decode_allow(node: Option<&Node>, diags: &mut Diagnostics) -> Option<Vec<Rule>> {
-    let Some(node) = node else { return Some(vec![ALL_TCP]) };
+    let Some(node) = node else {
+        return Some(vec![ALL_TCP]);
+    };
     let items = seq_of(node, "`allow`", diags)?;
     let mut rules = Vec::new();
     let mut seen = BTreeMap::new();
     for item in items {
-        let Some(rule) = rule_of(item, diags) else { continue };
+        let Some(rule) = rule_of(item, diags) else {
+            continue;
+        };
         if let Some(first) = seen.insert(rule, item.loc) {
-            diags.error_with_hint(item.loc, format!("rule `{rule}` is listed twice"), format!("remove the duplicate (first at line {})", first.line));
+            diags.error_with_hint(
+                item.loc,
+                format!("rule `{rule}` is listed twice"),
+                format!("remove the duplicate (first at line {})", first.line),
+            );
         }
         rules.push(rule);
     }
@@ -215,7 +348,12 @@ fn decode_allow(node: Option<&Node>, diags: &mut Diagnostics) -> Option<Vec<Rule
 fn rule_of(node: &Node, diags: &mut Diagnostics) -> Option<Rule> {
     let mut fields = Fields::new(node, "an `allow` rule", diags)?;
     let protocol = fields
-        .require("protocol", "write e.g. {protocol: tcp, ports: all}", diags, node.loc)
+        .require(
+            "protocol",
+            "write e.g. {protocol: tcp, ports: all}",
+            diags,
+            node.loc,
+        )
         .and_then(|n| protocol_of(n, diags));
     let ports_node = fields.get("ports");
     let ports = ports_node.map_or(Some(Ports::All), |n| ports_of(n, diags));
@@ -223,7 +361,11 @@ fn rule_of(node: &Node, diags: &mut Diagnostics) -> Option<Rule> {
     let (protocol, ports) = (protocol?, ports?);
     if matches!(protocol, Protocol::Icmp | Protocol::All) && ports != Ports::All {
         let loc = ports_node.map_or(node.loc, |n| n.loc);
-        diags.error_with_hint(loc, format!("protocol `{protocol}` has no ports"), "remove `ports`, or use protocol tcp or udp");
+        diags.error_with_hint(
+            loc,
+            format!("protocol `{protocol}` has no ports"),
+            "remove `ports`, or use protocol tcp or udp",
+        );
         return None;
     }
     Some(Rule { protocol, ports })
@@ -237,7 +379,11 @@ fn protocol_of(node: &Node, diags: &mut Diagnostics) -> Option<Protocol> {
         "icmp" => Protocol::Icmp,
         "all" => Protocol::All,
         other => {
-            diags.error_with_hint(node.loc, format!("unknown protocol `{other}`"), "use tcp, udp, icmp or all");
+            diags.error_with_hint(
+                node.loc,
+                format!("unknown protocol `{other}`"),
+                "use tcp, udp, icmp or all",
+            );
             return None;
         }
     };
@@ -248,14 +394,20 @@ fn protocol_of(node: &Node, diags: &mut Diagnostics) -> Option<Protocol> {
 fn ports_of(node: &Node, diags: &mut Diagnostics) -> Option<Ports> {
     let hint = "write `all`, a port like 443, or a range like 8000-9000 (ports are 0-65535)";
     let ports = match &node.value {
-        Value::Int(n) => u16::try_from(*n).ok().map(|p| Ports::Range { from: p, to: p }),
+        Value::Int(n) => u16::try_from(*n)
+            .ok()
+            .map(|p| Ports::Range { from: p, to: p }),
         Value::Str(s) if s == "all" => Some(Ports::All),
         Value::Str(s) => parse_port_range(s),
         _ => None,
     };
     match ports {
         Some(Ports::Range { from, to }) if from > to => {
-            diags.error_with_hint(node.loc, format!("port range {from}-{to} is backwards"), format!("write {to}-{from}"));
+            diags.error_with_hint(
+                node.loc,
+                format!("port range {from}-{to} is backwards"),
+                format!("write {to}-{from}"),
+            );
             None
         }
         Some(ports) => Some(ports),
@@ -278,19 +430,39 @@ fn parse_port_range(text: &str) -> Option<Ports> {
     Some(Ports::Range { from, to })
 }
 
-fn decode_gcp(node: &Node, what: &str, defaults: &Defaults, diags: &mut Diagnostics) -> Option<GcpPeering> {
+fn decode_gcp(
+    node: &Node,
+    what: &str,
+    defaults: &Defaults,
+    diags: &mut Diagnostics,
+) -> Option<GcpPeering> {
     let mut fields = Fields::new(node, format!("the `gcp` section of {what}"), diags)?;
     let project = match fields.get("project") {
         Some(n) => project_of(n, diags),
         None => defaults.gcp_project.clone(),
     };
     let network = fields
-        .require("network", "name this side's network: `network: NAME` or projects/P/global/networks/N", diags, node.loc)
+        .require(
+            "network",
+            "name this side's network: `network: NAME` or projects/P/global/networks/N",
+            diags,
+            node.loc,
+        )
         .and_then(|n| network_of(n, project.as_deref(), diags));
     let peer_network = fields
-        .require("peer_network", "name the network to peer with: `peer_network: projects/P/global/networks/N`", diags, node.loc)
+        .require(
+            "peer_network",
+            "name the network to peer with: `peer_network: projects/P/global/networks/N`",
+            diags,
+            node.loc,
+        )
         .and_then(|n| network_of(n, project.as_deref(), diags));
-    let mut flag = |key: &'static str, default: bool| fields.get(key).and_then(|n| bool_of(n, &format!("`{key}`"), diags)).unwrap_or(default);
+    let mut flag = |key: &'static str, default: bool| {
+        fields
+            .get(key)
+            .and_then(|n| bool_of(n, &format!("`{key}`"), diags))
+            .unwrap_or(default)
+    };
     let export_custom_routes = flag("export_custom_routes", false);
     let import_custom_routes = flag("import_custom_routes", false);
     let export_subnet_routes_with_public_ip = flag("export_subnet_routes_with_public_ip", true);
@@ -311,13 +483,19 @@ fn decode_gcp(node: &Node, what: &str, defaults: &Defaults, diags: &mut Diagnost
 /// `NAME` (in the default project), `projects/P/global/networks/N`, or a full URL.
 fn network_of(node: &Node, project: Option<&str>, diags: &mut Diagnostics) -> Option<GcpNetwork> {
     let text = str_of(node, "a network", diags)?;
-    let path = text.split_once("/compute/v1/").map_or(text, |(_, rest)| rest);
+    let path = text
+        .split_once("/compute/v1/")
+        .map_or(text, |(_, rest)| rest);
     let parts: Vec<&str> = path.split('/').collect();
     let (project, name) = match parts.as_slice() {
         ["projects", project, "global", "networks", name] => (Some(*project), *name),
         [name] => (project, *name),
         _ => {
-            diags.error_with_hint(node.loc, format!("`{text}` is not a network"), "write a network name, or projects/PROJECT/global/networks/NAME");
+            diags.error_with_hint(
+                node.loc,
+                format!("`{text}` is not a network"),
+                "write a network name, or projects/PROJECT/global/networks/NAME",
+            );
             return None;
         }
     };
@@ -329,7 +507,10 @@ fn network_of(node: &Node, project: Option<&str>, diags: &mut Diagnostics) -> Op
         diags.error_with_hint(node.loc, format!("network `{name}` has no project"), "write projects/PROJECT/global/networks/NAME, or set `gcp: {project: …}` at the top of the spec");
         return None;
     };
-    Some(GcpNetwork { project: project.to_string(), name: name.to_string() })
+    Some(GcpNetwork {
+        project: project.to_string(),
+        name: name.to_string(),
+    })
 }
 
 fn name_of(node: &Node, what: &str, diags: &mut Diagnostics) -> Option<String> {
@@ -354,10 +535,20 @@ fn region_of(node: &Node, diags: &mut Diagnostics) -> Option<String> {
     let region = str_of(node, "`region`", diags)?;
     let parts: Vec<&str> = region.split('-').collect();
     let valid = parts.len() >= 3
-        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
-        && parts.last().is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()));
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()));
     if !valid {
-        diags.error_with_hint(node.loc, format!("`{region}` is not an AWS region"), "regions look like us-east-1 or eu-central-1");
+        diags.error_with_hint(
+            node.loc,
+            format!("`{region}` is not an AWS region"),
+            "regions look like us-east-1 or eu-central-1",
+        );
         return None;
     }
     Some(region.to_string())
@@ -369,7 +560,11 @@ fn role_arn_of(node: &Node, diags: &mut Diagnostics) -> Option<String> {
     let valid = matches!(parts.as_slice(), ["arn", partition, "iam", "", account, resource]
         if partition.starts_with("aws") && account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) && resource.starts_with("role/") && resource.len() > 5);
     if !valid {
-        diags.error_with_hint(node.loc, format!("`{arn}` is not an IAM role ARN"), "role ARNs look like arn:aws:iam::111111111111:role/peerctl");
+        diags.error_with_hint(
+            node.loc,
+            format!("`{arn}` is not an IAM role ARN"),
+            "role ARNs look like arn:aws:iam::111111111111:role/peerctl",
+        );
         return None;
     }
     Some(arn.to_string())
@@ -379,10 +574,16 @@ fn project_of(node: &Node, diags: &mut Diagnostics) -> Option<String> {
     let project = str_of(node, "`project`", diags)?;
     let valid = (6..=30).contains(&project.len())
         && project.starts_with(|c: char| c.is_ascii_lowercase())
-        && project.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && project
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !project.ends_with('-');
     if !valid {
-        diags.error_with_hint(node.loc, format!("`{project}` is not a GCP project id"), "project ids are 6-30 lowercase letters, digits and dashes, starting with a letter");
+        diags.error_with_hint(
+            node.loc,
+            format!("`{project}` is not a GCP project id"),
+            "project ids are 6-30 lowercase letters, digits and dashes, starting with a letter",
+        );
         return None;
     }
     Some(project.to_string())
@@ -392,14 +593,34 @@ fn project_of(node: &Node, diags: &mut Diagnostics) -> Option<String> {
 fn check_spec(spec: &Spec, diags: &mut Diagnostics) {
     let mut pairs: BTreeMap<String, (&str, Loc)> = BTreeMap::new();
     for peering in &spec.peerings {
-        let Some((a, b, loc)) = endpoints(peering) else { continue };
+        let Some((a, b, loc)) = endpoints(peering) else {
+            continue;
+        };
         if a == b {
-            diags.error_with_hint(loc, format!("peering `{}` joins {a} to itself", peering.name), "the two sides must be different networks");
+            diags.error_with_hint(
+                loc,
+                format!("peering `{}` joins {a} to itself", peering.name),
+                "the two sides must be different networks",
+            );
             continue;
         }
-        let key = if a < b { format!("{a} <-> {b}") } else { format!("{b} <-> {a}") };
+        let key = if a < b {
+            format!("{a} <-> {b}")
+        } else {
+            format!("{b} <-> {a}")
+        };
         if let Some((other, first)) = pairs.insert(key, (&peering.name, peering.loc)) {
-            diags.error_with_hint(peering.loc, format!("peering `{}` joins the same two networks as `{other}`", peering.name), format!("two networks can only be peered once; merge it with the peering at line {}", first.line));
+            diags.error_with_hint(
+                peering.loc,
+                format!(
+                    "peering `{}` joins the same two networks as `{other}`",
+                    peering.name
+                ),
+                format!(
+                    "two networks can only be peered once; merge it with the peering at line {}",
+                    first.line
+                ),
+            );
         }
     }
 }
@@ -412,8 +633,16 @@ fn endpoints(peering: &Peering) -> Option<(String, String, Loc)> {
                 By::Id(id) => format!("{id} in {}", s.scope),
                 By::Name(name) => format!("vpc {{name: {name}}} in {}", s.scope),
             };
-            Some((side(&aws.requester), side(&aws.accepter), aws.accepter.vpc.loc))
+            Some((
+                side(&aws.requester),
+                side(&aws.accepter),
+                aws.accepter.vpc.loc,
+            ))
         }
-        CloudPeering::Gcp(gcp) => Some((gcp.network.to_string(), gcp.peer_network.to_string(), peering.loc)),
+        CloudPeering::Gcp(gcp) => Some((
+            gcp.network.to_string(),
+            gcp.peer_network.to_string(),
+            peering.loc,
+        )),
     }
 }

@@ -8,12 +8,14 @@ pub mod diag;
 pub mod yaml;
 
 pub use diag::{Diagnostic, Diagnostics, Loc};
-pub mod spec;
 mod decode;
+pub mod spec;
 pub use decode::load;
 #[cfg(test)]
 mod decode_tests;
 pub mod plan;
 pub mod planner;
+#[cfg(test)]
+mod planner_tests;
 pub mod render;
 pub mod state;

@@ -138,23 +138,74 @@ pub enum ConnectionSide {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Action {
-    AwsCreateConnection { requester: AwsEnd, accepter: AwsEnd, tags: Tags },
-    AwsAcceptConnection { scope: AwsScope, connection: ConnectionRef },
-    AwsSetDnsResolution { scope: AwsScope, connection: ConnectionRef, side: ConnectionSide, allow: bool },
-    AwsCreateRoute { scope: AwsScope, route_table: String, destination: IpNet, connection: ConnectionRef },
-    AwsReplaceRoute { scope: AwsScope, route_table: String, destination: IpNet, connection: ConnectionRef, previous_target: String },
-    AwsDeleteRoute { scope: AwsScope, route_table: String, destination: IpNet, target: String },
-    AwsAuthorizeIngress { scope: AwsScope, group: String, rule: Rule, permission: Permission, source: IpNet, description: String, tags: Tags },
-    AwsRevokeIngress { scope: AwsScope, group: String, rule_id: String, permission: Permission, source: IpNet },
-    AwsDeleteConnection { scope: AwsScope, connection: String },
+    AwsCreateConnection {
+        requester: AwsEnd,
+        accepter: AwsEnd,
+        tags: Tags,
+    },
+    AwsAcceptConnection {
+        scope: AwsScope,
+        connection: ConnectionRef,
+    },
+    AwsSetDnsResolution {
+        scope: AwsScope,
+        connection: ConnectionRef,
+        side: ConnectionSide,
+        allow: bool,
+    },
+    AwsCreateRoute {
+        scope: AwsScope,
+        route_table: String,
+        destination: IpNet,
+        connection: ConnectionRef,
+    },
+    AwsReplaceRoute {
+        scope: AwsScope,
+        route_table: String,
+        destination: IpNet,
+        connection: ConnectionRef,
+        previous_target: String,
+    },
+    AwsDeleteRoute {
+        scope: AwsScope,
+        route_table: String,
+        destination: IpNet,
+        target: String,
+    },
+    AwsAuthorizeIngress {
+        scope: AwsScope,
+        group: String,
+        rule: Rule,
+        permission: Permission,
+        source: IpNet,
+        description: String,
+        tags: Tags,
+    },
+    AwsRevokeIngress {
+        scope: AwsScope,
+        group: String,
+        rule_id: String,
+        permission: Permission,
+        source: IpNet,
+    },
+    AwsDeleteConnection {
+        scope: AwsScope,
+        connection: String,
+    },
 }
 
 impl Action {
     pub fn kind(&self) -> ChangeKind {
         match self {
-            Action::AwsCreateConnection { .. } | Action::AwsCreateRoute { .. } | Action::AwsAuthorizeIngress { .. } => ChangeKind::Add,
-            Action::AwsAcceptConnection { .. } | Action::AwsSetDnsResolution { .. } | Action::AwsReplaceRoute { .. } => ChangeKind::Change,
-            Action::AwsDeleteRoute { .. } | Action::AwsRevokeIngress { .. } | Action::AwsDeleteConnection { .. } => ChangeKind::Destroy,
+            Action::AwsCreateConnection { .. }
+            | Action::AwsCreateRoute { .. }
+            | Action::AwsAuthorizeIngress { .. } => ChangeKind::Add,
+            Action::AwsAcceptConnection { .. }
+            | Action::AwsSetDnsResolution { .. }
+            | Action::AwsReplaceRoute { .. } => ChangeKind::Change,
+            Action::AwsDeleteRoute { .. }
+            | Action::AwsRevokeIngress { .. }
+            | Action::AwsDeleteConnection { .. } => ChangeKind::Destroy,
         }
     }
 

@@ -1,6 +1,6 @@
 //! Plans as people and machines read them: text (like terraform's) and JSON.
 
-use crate::plan::{Action, ConnectionRef, Plan, Step, Summary};
+use crate::plan::{Action, ConnectionRef, ConnectionSide, Plan, Step, Summary};
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -12,7 +12,11 @@ pub struct Style {
 
 impl Style {
     fn paint(self, code: &str, text: &str) -> String {
-        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
     }
 }
 
@@ -23,12 +27,26 @@ pub fn text(plan: &Plan, style: Style) -> String {
         out.push_str("peerctl will perform the following actions:\n");
     }
     for status in &plan.peerings {
-        let steps: Vec<&Step> = plan.steps.iter().filter(|s| s.peering == status.name).collect();
-        let conflicts: Vec<_> = plan.conflicts.iter().filter(|c| c.peering == status.name).collect();
+        let steps: Vec<&Step> = plan
+            .steps
+            .iter()
+            .filter(|s| s.peering == status.name)
+            .collect();
+        let conflicts: Vec<_> = plan
+            .conflicts
+            .iter()
+            .filter(|c| c.peering == status.name)
+            .collect();
         if steps.is_empty() && conflicts.is_empty() {
             continue;
         }
-        let _ = writeln!(out, "\n  # peering \"{}\" ({}{})", status.name, status.cloud, if status.absent { ", absent" } else { "" });
+        let _ = writeln!(
+            out,
+            "\n  # peering \"{}\" ({}{})",
+            status.name,
+            status.cloud,
+            if status.absent { ", absent" } else { "" }
+        );
         for step in steps {
             let kind = step.action.kind();
             let symbol = kind.symbol().to_string();
@@ -37,19 +55,41 @@ pub fn text(plan: &Plan, style: Style) -> String {
                 crate::plan::ChangeKind::Change => "33",
                 crate::plan::ChangeKind::Destroy => "31",
             };
-            let _ = writeln!(out, "  {} {}", style.paint(code, &symbol), describe(&step.action));
+            let _ = writeln!(
+                out,
+                "  {} {}",
+                style.paint(code, &symbol),
+                describe(&step.action)
+            );
             if kind != crate::plan::ChangeKind::Add {
-                let _ = writeln!(out, "      {}", style.paint("2", &format!("# {}", step.reason)));
+                let _ = writeln!(
+                    out,
+                    "      {}",
+                    style.paint("2", &format!("# {}", step.reason))
+                );
             }
         }
         for conflict in conflicts {
-            let _ = writeln!(out, "  {} conflict: {}", style.paint("1;31", "!"), conflict.message);
+            let _ = writeln!(
+                out,
+                "  {} conflict: {}",
+                style.paint("1;31", "!"),
+                conflict.message
+            );
         }
     }
     if !plan.unmanaged.is_empty() {
-        let _ = writeln!(out, "\nOwned by `{}` but not in the spec (use --prune to delete):", plan.owner);
+        let _ = writeln!(
+            out,
+            "\nOwned by `{}` but not in the spec (use --prune to delete):",
+            plan.owner
+        );
         for unmanaged in &plan.unmanaged {
-            let _ = writeln!(out, "  * peering \"{}\": {} ({})", unmanaged.peering, unmanaged.connection, unmanaged.status);
+            let _ = writeln!(
+                out,
+                "  * peering \"{}\": {} ({})",
+                unmanaged.peering, unmanaged.connection, unmanaged.status
+            );
         }
     }
     out.push('\n');
@@ -59,14 +99,26 @@ pub fn text(plan: &Plan, style: Style) -> String {
 }
 
 pub fn summary_line(plan: &Plan, style: Style) -> String {
-    let Summary { add, change, destroy } = plan.summary();
+    let Summary {
+        add,
+        change,
+        destroy,
+    } = plan.summary();
     let mut line = if plan.steps.is_empty() {
         style.paint("1;32", "No changes.") + " Live state matches the spec."
     } else {
-        format!("{} {add} to add, {change} to change, {destroy} to destroy.", style.paint("1", "Plan:"))
+        format!(
+            "{} {add} to add, {change} to change, {destroy} to destroy.",
+            style.paint("1", "Plan:")
+        )
     };
     if !plan.conflicts.is_empty() {
-        let _ = write!(line, "\n{} {} conflict(s): apply will refuse until they are resolved.", style.paint("1;31", "Error:"), plan.conflicts.len());
+        let _ = write!(
+            line,
+            "\n{} {} conflict(s): apply will refuse until they are resolved.",
+            style.paint("1;31", "Error:"),
+            plan.conflicts.len()
+        );
     }
     line
 }
@@ -74,25 +126,85 @@ pub fn summary_line(plan: &Plan, style: Style) -> String {
 /// One line naming the object and the values a reviewer needs.
 pub fn describe(action: &Action) -> String {
     match action {
-        Action::AwsCreateConnection { requester, accepter, tags } => {
+        Action::AwsCreateConnection {
+            requester,
+            accepter,
+            tags,
+        } => {
             let tags: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
             format!(
                 "peering connection {} ({}, {}) -> {} ({}, {}) [{}]",
-                requester.vpc, requester.account, requester.scope, accepter.vpc, accepter.account, accepter.scope, tags.join(", ")
+                requester.vpc,
+                requester.account,
+                requester.scope,
+                accepter.vpc,
+                accepter.account,
+                accepter.scope,
+                tags.join(", ")
             )
         }
-        Action::AwsAcceptConnection { scope, connection } => format!("accept {} in {scope}", connection_name(connection)),
-        Action::AwsSetDnsResolution { connection, side, allow, scope } => {
-            format!("dns resolution from remote VPC on {} ({side:?} side, {scope}): {} -> {allow}", connection_name(connection), !allow).to_lowercase()
+        Action::AwsAcceptConnection { scope, connection } => {
+            format!("accept {} in {scope}", connection_name(connection))
         }
-        Action::AwsCreateRoute { route_table, destination, connection, .. } => format!("route {route_table} {destination} -> {}", connection_name(connection)),
-        Action::AwsReplaceRoute { route_table, destination, connection, previous_target, .. } => {
-            format!("route {route_table} {destination} -> {} (was {previous_target})", connection_name(connection))
+        Action::AwsSetDnsResolution {
+            connection,
+            side,
+            allow,
+            scope,
+        } => {
+            let side = match side {
+                ConnectionSide::Requester => "requester",
+                ConnectionSide::Accepter => "accepter",
+            };
+            format!(
+                "dns resolution from remote vpc on {} ({side} side, {scope}): {} -> {allow}",
+                connection_name(connection),
+                !allow
+            )
         }
-        Action::AwsDeleteRoute { route_table, destination, target, .. } => format!("route {route_table} {destination} -> {target}"),
-        Action::AwsAuthorizeIngress { group, permission, source, .. } => format!("ingress rule {group} {permission} from {source}"),
-        Action::AwsRevokeIngress { group, rule_id, permission, source, .. } => format!("ingress rule {group} {permission} from {source} ({rule_id})"),
-        Action::AwsDeleteConnection { connection, scope } => format!("peering connection {connection} in {scope}"),
+        Action::AwsCreateRoute {
+            route_table,
+            destination,
+            connection,
+            ..
+        } => format!(
+            "route {route_table} {destination} -> {}",
+            connection_name(connection)
+        ),
+        Action::AwsReplaceRoute {
+            route_table,
+            destination,
+            connection,
+            previous_target,
+            ..
+        } => {
+            format!(
+                "route {route_table} {destination} -> {} (was {previous_target})",
+                connection_name(connection)
+            )
+        }
+        Action::AwsDeleteRoute {
+            route_table,
+            destination,
+            target,
+            ..
+        } => format!("route {route_table} {destination} -> {target}"),
+        Action::AwsAuthorizeIngress {
+            group,
+            permission,
+            source,
+            ..
+        } => format!("ingress rule {group} {permission} from {source}"),
+        Action::AwsRevokeIngress {
+            group,
+            rule_id,
+            permission,
+            source,
+            ..
+        } => format!("ingress rule {group} {permission} from {source} ({rule_id})"),
+        Action::AwsDeleteConnection { connection, scope } => {
+            format!("peering connection {connection} in {scope}")
+        }
     }
 }
 
@@ -112,5 +224,9 @@ struct JsonPlan<'a> {
 
 /// The plan for machines; its shape is documented in docs/plan-format.md.
 pub fn json(plan: &Plan) -> String {
-    serde_json::to_string_pretty(&JsonPlan { plan, summary: plan.summary() }).unwrap_or_default()
+    serde_json::to_string_pretty(&JsonPlan {
+        plan,
+        summary: plan.summary(),
+    })
+    .unwrap_or_default()
 }

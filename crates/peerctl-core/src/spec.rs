@@ -188,7 +188,10 @@ impl fmt::Display for Rule {
 }
 
 /// "All TCP", the guide's rule and the default when `allow` is omitted.
-pub const ALL_TCP: Rule = Rule { protocol: Protocol::Tcp, ports: Ports::All };
+pub const ALL_TCP: Rule = Rule {
+    protocol: Protocol::Tcp,
+    ports: Ports::All,
+};
 
 /// Two address ranges share at least one address.
 pub fn overlaps(a: &IpNet, b: &IpNet) -> bool {
@@ -199,9 +202,13 @@ pub fn overlaps(a: &IpNet, b: &IpNet) -> bool {
 /// same name works in AWS tags and GCP peering names.
 pub fn is_valid_name(name: &str) -> bool {
     let bytes = name.as_bytes();
-    let (Some(first), Some(last)) = (bytes.first(), bytes.last()) else { return false };
+    let (Some(first), Some(last)) = (bytes.first(), bytes.last()) else {
+        return false;
+    };
     bytes.len() <= 63
         && first.is_ascii_lowercase()
         && (last.is_ascii_lowercase() || last.is_ascii_digit())
-        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
 }

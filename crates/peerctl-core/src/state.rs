@@ -16,14 +16,20 @@ pub const TAG_PEERING: &str = "peerctl:peering";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ownership {
     /// Carries `peerctl:owner` = `owner` and this peering name.
-    Owned { owner: String, peering: String },
+    Owned {
+        owner: String,
+        peering: String,
+    },
     Foreign,
 }
 
 impl Ownership {
     pub fn of(tags: &Tags) -> Self {
         match (tags.get(TAG_OWNER), tags.get(TAG_PEERING)) {
-            (Some(owner), Some(peering)) => Ownership::Owned { owner: owner.clone(), peering: peering.clone() },
+            (Some(owner), Some(peering)) => Ownership::Owned {
+                owner: owner.clone(),
+                peering: peering.clone(),
+            },
             _ => Ownership::Foreign,
         }
     }
@@ -134,7 +140,11 @@ impl Permission {
         };
         let from_port = if protocol == "-1" { -1 } else { from_port };
         let to_port = if protocol == "-1" { -1 } else { to_port };
-        Permission { protocol: protocol.to_string(), from_port, to_port }
+        Permission {
+            protocol: protocol.to_string(),
+            from_port,
+            to_port,
+        }
     }
 }
 
@@ -146,10 +156,26 @@ impl From<crate::spec::Rule> for Permission {
             Ports::Range { from, to } => (i32::from(from), i32::from(to)),
         };
         match rule.protocol {
-            Protocol::Tcp => Permission { protocol: "tcp".into(), from_port: from, to_port: to },
-            Protocol::Udp => Permission { protocol: "udp".into(), from_port: from, to_port: to },
-            Protocol::Icmp => Permission { protocol: "icmp".into(), from_port: -1, to_port: -1 },
-            Protocol::All => Permission { protocol: "-1".into(), from_port: -1, to_port: -1 },
+            Protocol::Tcp => Permission {
+                protocol: "tcp".into(),
+                from_port: from,
+                to_port: to,
+            },
+            Protocol::Udp => Permission {
+                protocol: "udp".into(),
+                from_port: from,
+                to_port: to,
+            },
+            Protocol::Icmp => Permission {
+                protocol: "icmp".into(),
+                from_port: -1,
+                to_port: -1,
+            },
+            Protocol::All => Permission {
+                protocol: "-1".into(),
+                from_port: -1,
+                to_port: -1,
+            },
         }
     }
 }
@@ -219,7 +245,10 @@ impl ConnectionStatus {
 
     /// Gone for good: such a connection is replaced, never reused.
     pub fn is_terminal(&self) -> bool {
-        matches!(self, Self::Deleting | Self::Deleted | Self::Rejected | Self::Failed | Self::Expired)
+        matches!(
+            self,
+            Self::Deleting | Self::Deleted | Self::Rejected | Self::Failed | Self::Expired
+        )
     }
 
     pub fn as_str(&self) -> &str {

@@ -23,7 +23,10 @@ pub enum ProviderError {
 
 impl ProviderError {
     pub fn is_retryable(&self) -> bool {
-        matches!(self, ProviderError::Throttled(_) | ProviderError::Unavailable(_))
+        matches!(
+            self,
+            ProviderError::Throttled(_) | ProviderError::Unavailable(_)
+        )
     }
 }
 
@@ -32,7 +35,12 @@ pub enum Error {
     #[error("reading live state failed")]
     Observe(#[source] ProviderError),
     #[error("{failed} of {total} steps failed; {done} done, {skipped} not started")]
-    Apply { failed: usize, done: usize, skipped: usize, total: usize },
+    Apply {
+        failed: usize,
+        done: usize,
+        skipped: usize,
+        total: usize,
+    },
     #[error("no provider handles {0}")]
     NoProvider(String),
 }

@@ -24,16 +24,30 @@ pub struct ApplyOptions {
 
 impl Default for ApplyOptions {
     fn default() -> Self {
-        Self { parallelism: 10, budget: RateBudget::EC2_MUTATING, max_attempts: 8, backoff: Duration::from_millis(250) }
+        Self {
+            parallelism: 10,
+            budget: RateBudget::EC2_MUTATING,
+            max_attempts: 8,
+            backoff: Duration::from_millis(250),
+        }
     }
 }
 
 /// Progress, for the caller to show.
 #[derive(Debug, Clone)]
 pub enum Event {
-    Started { step: usize },
-    Finished { step: usize, outcome: Outcome, elapsed: Duration },
-    Failed { step: usize, error: ProviderError },
+    Started {
+        step: usize,
+    },
+    Finished {
+        step: usize,
+        outcome: Outcome,
+        elapsed: Duration,
+    },
+    Failed {
+        step: usize,
+        error: ProviderError,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -44,7 +58,12 @@ pub struct Report {
 }
 
 /// Carries out `plan`'s steps in dependency order.
-pub async fn apply(providers: &Providers, plan: &Plan, options: &ApplyOptions, on_event: &(dyn Fn(Event) + Sync)) -> Result<Report, (Report, Error)> {
+pub async fn apply(
+    providers: &Providers,
+    plan: &Plan,
+    options: &ApplyOptions,
+    on_event: &(dyn Fn(Event) + Sync),
+) -> Result<Report, (Report, Error)> {
     let budgets = Budgets::new(options.budget);
     let mut report = Report::default();
     let mut created: BTreeMap<usize, String> = BTreeMap::new();
@@ -52,13 +71,26 @@ pub async fn apply(providers: &Providers, plan: &Plan, options: &ApplyOptions, o
     let mut running = JoinSet::new();
     loop {
         if report.failed.is_empty() {
-            start_ready(providers, plan, options, &budgets, &mut waiting, &mut running, &report, &created, on_event);
+            start_ready(
+                providers,
+                plan,
+                options,
+                &budgets,
+                &mut waiting,
+                &mut running,
+                &report,
+                &created,
+                on_event,
+            );
         }
-        let Some(joined) = running.join_next().await else { break };
+        let Some(joined) = running.join_next().await else {
+            break;
+        };
         let (step, started, result, retries) = match joined {
             Ok(finished) => finished,
             Err(join_error) => {
-                let error = ProviderError::Other(format!("a step's task ended abnormally: {join_error}"));
+                let error =
+                    ProviderError::Other(format!("a step's task ended abnormally: {join_error}"));
                 report.failed.push((usize::MAX, error));
                 continue;
             }
@@ -70,10 +102,17 @@ pub async fn apply(providers: &Providers, plan: &Plan, options: &ApplyOptions, o
                     created.insert(step, id.clone());
                 }
                 report.done.push(step);
-                on_event(Event::Finished { step, outcome, elapsed: started.elapsed() });
+                on_event(Event::Finished {
+                    step,
+                    outcome,
+                    elapsed: started.elapsed(),
+                });
             }
             Err(error) => {
-                on_event(Event::Failed { step, error: error.clone() });
+                on_event(Event::Failed {
+                    step,
+                    error: error.clone(),
+                });
                 report.failed.push((step, error));
             }
         }
@@ -83,7 +122,15 @@ pub async fn apply(providers: &Providers, plan: &Plan, options: &ApplyOptions, o
     }
     let total = plan.steps.len();
     let (failed, done) = (report.failed.len(), report.done.len());
-    Err((report, Error::Apply { failed, done, skipped: total - failed - done, total }))
+    Err((
+        report,
+        Error::Apply {
+            failed,
+            done,
+            skipped: total - failed - done,
+            total,
+        },
+    ))
 }
 
 type Finished = (usize, Instant, Result<Outcome, ProviderError>, u32);
@@ -103,7 +150,10 @@ fn start_ready(
     let mut index = 0;
     while index < waiting.len() && running.len() < options.parallelism.max(1) {
         let step = waiting[index];
-        let ready = plan.steps[step].depends_on.iter().all(|d| report.done.contains(d));
+        let ready = plan.steps[step]
+            .depends_on
+            .iter()
+            .all(|d| report.done.contains(d));
         if !ready {
             index += 1;
             continue;
@@ -113,7 +163,9 @@ fn start_ready(
         let fresh_connection = action.connection_mut().is_some_and(|c| c.id().is_none());
         let started = Instant::now();
         if let Err(missing) = action.resolve(created) {
-            let error = ProviderError::Other(format!("step {step} needs the connection of step {missing}, which made none"));
+            let error = ProviderError::Other(format!(
+                "step {step} needs the connection of step {missing}, which made none"
+            ));
             running.spawn(async move { (step, started, Err(error), 0) });
             continue;
         }
@@ -126,7 +178,10 @@ fn start_ready(
             }
         };
         on_event(Event::Started { step });
-        let retry = RetryPolicy { options: options.clone(), fresh_connection };
+        let retry = RetryPolicy {
+            options: options.clone(),
+            fresh_connection,
+        };
         let budgets = budgets.clone();
         running.spawn(async move {
             let (result, retries) = retry.run(&action, provider.as_ref(), &budgets).await;
@@ -143,7 +198,12 @@ struct RetryPolicy {
 }
 
 impl RetryPolicy {
-    async fn run(&self, action: &Action, provider: &dyn crate::Provider, budgets: &Budgets) -> (Result<Outcome, ProviderError>, u32) {
+    async fn run(
+        &self,
+        action: &Action,
+        provider: &dyn crate::Provider,
+        budgets: &Budgets,
+    ) -> (Result<Outcome, ProviderError>, u32) {
         let key = budget_key(action);
         let mut delay = self.options.backoff;
         let mut attempt = 1;
@@ -151,7 +211,10 @@ impl RetryPolicy {
             budgets.acquire(&key).await;
             let result = provider.execute(action).await;
             let retry = match &result {
-                Err(error) => error.is_retryable() || (self.fresh_connection && matches!(error, ProviderError::NotFound(_))),
+                Err(error) => {
+                    error.is_retryable()
+                        || (self.fresh_connection && matches!(error, ProviderError::NotFound(_)))
+                }
                 Ok(_) => false,
             };
             if !retry || attempt >= self.options.max_attempts {
@@ -169,5 +232,10 @@ impl RetryPolicy {
 
 fn budget_key(action: &Action) -> String {
     let scope = action.aws_scope();
-    format!("aws/{}/{}/{}", scope.profile.as_deref().unwrap_or("-"), scope.role_arn.as_deref().unwrap_or("-"), scope.region)
+    format!(
+        "aws/{}/{}/{}",
+        scope.profile.as_deref().unwrap_or("-"),
+        scope.role_arn.as_deref().unwrap_or("-"),
+        scope.region
+    )
 }

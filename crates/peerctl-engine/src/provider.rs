@@ -44,6 +44,10 @@ impl Providers {
     }
 
     pub fn for_action(&self, action: &Action) -> Result<Arc<dyn Provider>, Error> {
-        self.providers.iter().find(|p| p.handles(action)).cloned().ok_or_else(|| Error::NoProvider(format!("{action:?}")))
+        self.providers
+            .iter()
+            .find(|p| p.handles(action))
+            .cloned()
+            .ok_or_else(|| Error::NoProvider(format!("{action:?}")))
     }
 }

@@ -1,0 +1,1541 @@
+//! Table tests of the AWS planner, and snapshots of the plan renderers.
+//!
+//! Most tests start from one of two worlds in us-east-1 — `fresh()` (two VPCs,
+//! nothing peered) or `converged()` (the peering fully in place) — change one
+//! thing, and check the plan. `show` prints a plan one step per line so the
+//! expected plans read like the CLI's output.
+
+use crate::plan::{Action, AwsEnd, ConnectionRef, ConnectionSide, Plan};
+use crate::render::{self, Style};
+use crate::state::{ConnectionStatus, Permission, State, Tags};
+use build::*;
+
+mod build {
+    use crate::plan::Plan;
+    use crate::planner::plan;
+    use crate::render;
+    use crate::spec::{ALL_TCP, AwsScope, Spec};
+    use crate::state::*;
+    use ipnet::IpNet;
+
+    pub const OWNER: &str = "byoc-prod";
+    pub const NAME: &str = "byoc-to-services";
+    pub const ACCOUNT: &str = "111111111111";
+    pub const PCX: &str = "pcx-11111111";
+    pub const REQUESTER: &str = "{vpc: vpc-aaaaaaaa, security_groups: [sg-aaaaaaaa]}";
+    pub const ACCEPTER: &str = "{vpc: {name: services-vpc}, security_groups: [{name: services}]}";
+
+    /// A spec of `owner: byoc-prod` in us-east-1; `peerings` starts at line 5.
+    pub fn spec(peerings: &str) -> Spec {
+        let text = format!(
+            "version: 1\nowner: {OWNER}\naws: {{region: us-east-1}}\npeerings:\n{peerings}"
+        );
+        crate::load("spec.yaml", &text).unwrap_or_else(|e| panic!("the test spec is invalid:\n{e}"))
+    }
+
+    /// One peering; `extra` holds more lines of its `aws:` section (six spaces in).
+    pub fn peering(name: &str, requester: &str, accepter: &str, extra: &str) -> String {
+        format!(
+            "  - name: {name}\n    aws:\n      requester: {requester}\n      accepter: {accepter}\n{extra}"
+        )
+    }
+
+    /// The usual peering: both VPCs' route tables, one group on each side, all TCP.
+    pub fn basic(extra: &str) -> Spec {
+        spec(&peering(NAME, REQUESTER, ACCEPTER, extra))
+    }
+
+    pub fn net(text: &str) -> IpNet {
+        text.parse().unwrap_or_else(|_| panic!("bad range {text}"))
+    }
+
+    pub fn scope(region: &str) -> AwsScope {
+        AwsScope {
+            region: region.into(),
+            ..AwsScope::default()
+        }
+    }
+
+    pub fn vpc(id: &str, name: &str, account: &str, cidrs: &[&str], ipv6: &[&str]) -> Vpc {
+        Vpc {
+            id: id.into(),
+            name: Some(name.into()),
+            owner_id: account.into(),
+            cidrs: cidrs.iter().map(|c| net(c)).collect(),
+            ipv6_cidrs: ipv6.iter().map(|c| net(c)).collect(),
+        }
+    }
+
+    pub fn table(id: &str, vpc_id: &str, name: &str, routes: Vec<Route>) -> RouteTable {
+        RouteTable {
+            id: id.into(),
+            vpc_id: vpc_id.into(),
+            name: Some(name.into()),
+            routes,
+        }
+    }
+
+    pub fn route(destination: &str, target: &str) -> Route {
+        Route {
+            destination: net(destination),
+            target: target.into(),
+            state: "active".into(),
+        }
+    }
+
+    pub fn group(id: &str, vpc_id: &str, name: &str) -> SecurityGroup {
+        SecurityGroup {
+            id: id.into(),
+            vpc_id: vpc_id.into(),
+            name: name.into(),
+        }
+    }
+
+    /// An inbound all-TCP rule from `source`.
+    pub fn ingress(id: &str, group_id: &str, source: &str, tags: Tags) -> SecurityGroupRule {
+        SecurityGroupRule {
+            id: id.into(),
+            group_id: group_id.into(),
+            egress: false,
+            permission: Permission::from(ALL_TCP),
+            source: Some(net(source)),
+            description: None,
+            tags,
+        }
+    }
+
+    pub fn owned(peering: &str) -> Tags {
+        owned_by(OWNER, peering)
+    }
+
+    pub fn owned_by(owner: &str, peering: &str) -> Tags {
+        Tags::from([
+            (TAG_OWNER.into(), owner.into()),
+            (TAG_PEERING.into(), peering.into()),
+            ("Name".into(), peering.into()),
+        ])
+    }
+
+    pub fn foreign() -> Tags {
+        Tags::from([("Name".into(), "hand-made".into())])
+    }
+
+    /// A connection from vpc-aaaaaaaa to vpc-bbbbbbbb in us-east-1; DNS options
+    /// are only known once it is active.
+    pub fn connection(id: &str, status: &str, tags: Tags) -> Connection {
+        let dns = (status == "active").then_some(false);
+        let end = |vpc: &str| ConnectionEnd {
+            vpc_id: vpc.into(),
+            owner_id: ACCOUNT.into(),
+            region: "us-east-1".into(),
+            allow_dns_resolution: dns,
+        };
+        Connection {
+            id: id.into(),
+            status: ConnectionStatus::parse(status),
+            requester: end("vpc-aaaaaaaa"),
+            accepter: end("vpc-bbbbbbbb"),
+            tags,
+        }
+    }
+
+    /// Requester vpc-aaaaaaaa (10.0/16 and secondary 10.10/16, two route tables,
+    /// groups `byoc` and `default`) and accepter vpc-bbbbbbbb `services-vpc`
+    /// (10.1/16, one table, group `services`), nothing peered.
+    pub fn fresh() -> State {
+        let locals = |cidrs: &[&str]| cidrs.iter().map(|c| route(c, "local")).collect::<Vec<_>>();
+        let mut public = locals(&["10.0.0.0/16", "10.10.0.0/16"]);
+        public.push(route("0.0.0.0/0", "igw-aaaaaaaa"));
+        let self_reference = SecurityGroupRule {
+            source: None,
+            ..ingress("sgr-aaaaaaa0", "sg-aaaaaaa2", "0.0.0.0/0", Tags::new())
+        };
+        State {
+            aws: vec![AwsRegionState {
+                scope: scope("us-east-1"),
+                vpcs: vec![
+                    vpc(
+                        "vpc-aaaaaaaa",
+                        "byoc-vpc",
+                        ACCOUNT,
+                        &["10.0.0.0/16", "10.10.0.0/16"],
+                        &["2600:1f18:aaaa:aa00::/56"],
+                    ),
+                    vpc(
+                        "vpc-bbbbbbbb",
+                        "services-vpc",
+                        ACCOUNT,
+                        &["10.1.0.0/16"],
+                        &["2600:1f18:bbbb:bb00::/56"],
+                    ),
+                ],
+                route_tables: vec![
+                    table(
+                        "rtb-aaaaaaa1",
+                        "vpc-aaaaaaaa",
+                        "byoc-private",
+                        locals(&["10.0.0.0/16", "10.10.0.0/16"]),
+                    ),
+                    table("rtb-aaaaaaa2", "vpc-aaaaaaaa", "byoc-public", public),
+                    table(
+                        "rtb-bbbbbbb1",
+                        "vpc-bbbbbbbb",
+                        "services-main",
+                        locals(&["10.1.0.0/16"]),
+                    ),
+                ],
+                security_groups: vec![
+                    group("sg-aaaaaaaa", "vpc-aaaaaaaa", "byoc"),
+                    group("sg-aaaaaaa2", "vpc-aaaaaaaa", "default"),
+                    group("sg-bbbbbbbb", "vpc-bbbbbbbb", "services"),
+                ],
+                rules: vec![self_reference],
+                connections: vec![],
+            }],
+        }
+    }
+
+    /// `fresh()` with the usual peering fully in place through pcx-11111111.
+    pub fn converged() -> State {
+        let mut state = fresh();
+        let region = state.region("us-east-1");
+        region
+            .connections
+            .push(connection(PCX, "active", owned(NAME)));
+        region.rules.extend([
+            ingress("sgr-aaaaaaa1", "sg-aaaaaaaa", "10.1.0.0/16", owned(NAME)),
+            ingress("sgr-bbbbbbb1", "sg-bbbbbbbb", "10.0.0.0/16", owned(NAME)),
+            ingress("sgr-bbbbbbb2", "sg-bbbbbbbb", "10.10.0.0/16", owned(NAME)),
+        ]);
+        state
+            .table("rtb-aaaaaaa1")
+            .routes
+            .push(route("10.1.0.0/16", PCX));
+        state
+            .table("rtb-aaaaaaa2")
+            .routes
+            .push(route("10.1.0.0/16", PCX));
+        state
+            .table("rtb-bbbbbbb1")
+            .routes
+            .extend([route("10.0.0.0/16", PCX), route("10.10.0.0/16", PCX)]);
+        state
+    }
+
+    /// Small edits of a state, by id.
+    pub trait Edit {
+        fn region(&mut self, region: &str) -> &mut AwsRegionState;
+        fn table(&mut self, id: &str) -> &mut RouteTable;
+        fn vpc(&mut self, id: &str) -> &mut Vpc;
+        fn connection(&mut self, id: &str) -> &mut Connection;
+        fn remove_route(&mut self, table: &str, destination: &str);
+        fn remove_rule(&mut self, id: &str);
+    }
+
+    fn find<'a, T>(
+        items: impl Iterator<Item = &'a mut T>,
+        found: impl Fn(&T) -> bool,
+        what: &str,
+    ) -> &'a mut T {
+        items
+            .into_iter()
+            .find(|item| found(item))
+            .unwrap_or_else(|| panic!("no {what} in the test state"))
+    }
+
+    impl Edit for State {
+        fn region(&mut self, region: &str) -> &mut AwsRegionState {
+            find(self.aws.iter_mut(), |r| r.scope.region == region, region)
+        }
+        fn table(&mut self, id: &str) -> &mut RouteTable {
+            find(
+                self.aws.iter_mut().flat_map(|r| &mut r.route_tables),
+                |t| t.id == id,
+                id,
+            )
+        }
+        fn vpc(&mut self, id: &str) -> &mut Vpc {
+            find(
+                self.aws.iter_mut().flat_map(|r| &mut r.vpcs),
+                |v| v.id == id,
+                id,
+            )
+        }
+        fn connection(&mut self, id: &str) -> &mut Connection {
+            find(
+                self.aws.iter_mut().flat_map(|r| &mut r.connections),
+                |c| c.id == id,
+                id,
+            )
+        }
+        fn remove_route(&mut self, table: &str, destination: &str) {
+            let destination = net(destination);
+            self.table(table)
+                .routes
+                .retain(|r| r.destination != destination);
+        }
+        fn remove_rule(&mut self, id: &str) {
+            self.aws
+                .iter_mut()
+                .for_each(|r| r.rules.retain(|rule| rule.id != id));
+        }
+    }
+
+    /// Plans, and holds every plan to the order invariant: a step only waits for earlier steps.
+    pub fn plan_of(spec: &Spec, state: &State) -> Plan {
+        let plan = plan(spec, state).unwrap_or_else(|e| panic!("planning failed:\n{e}"));
+        for (index, step) in plan.steps.iter().enumerate() {
+            assert!(
+                step.depends_on.iter().all(|&d| d < index),
+                "step {index} depends on a later step: {:?}",
+                step.depends_on
+            );
+        }
+        plan
+    }
+
+    /// The diagnostics of a plan that cannot be made.
+    pub fn errors(spec: &Spec, state: &State) -> String {
+        plan(spec, state)
+            .expect_err("planning should fail")
+            .to_string()
+    }
+
+    /// One line per step (index, symbol, object, the steps it waits for), then
+    /// conflicts (`!`) and unmanaged connections (`?`). Steps name their
+    /// peering when the spec has more than one.
+    pub fn show(plan: &Plan) -> String {
+        let several = plan.peerings.len() > 1;
+        let mut lines = Vec::new();
+        for (index, step) in plan.steps.iter().enumerate() {
+            let peering = if several {
+                format!("[{}] ", step.peering)
+            } else {
+                String::new()
+            };
+            let after = if step.depends_on.is_empty() {
+                String::new()
+            } else {
+                format!("  (after {:?})", step.depends_on)
+            };
+            lines.push(format!(
+                "{index} {peering}{} {}{after}",
+                step.action.kind().symbol(),
+                render::describe(&step.action)
+            ));
+        }
+        lines.extend(
+            plan.conflicts
+                .iter()
+                .map(|c| format!("! [{}] {}", c.peering, c.message)),
+        );
+        lines.extend(
+            plan.unmanaged
+                .iter()
+                .map(|u| format!("? {} {} ({})", u.peering, u.connection, u.status)),
+        );
+        lines.join("\n")
+    }
+}
+
+// Nothing exists yet.
+
+#[test]
+fn creates_tagged_connection_accepts_it_and_adds_routes_and_rules_both_ways() {
+    let plan = plan_of(&basic(""), &fresh());
+    insta::assert_snapshot!(show(&plan), @"
+    0 + peering connection vpc-aaaaaaaa (111111111111, us-east-1) -> vpc-bbbbbbbb (111111111111, us-east-1) [Name=byoc-to-services, peerctl:owner=byoc-prod, peerctl:peering=byoc-to-services]
+    1 ~ accept pcx-(known after apply) in us-east-1  (after [0])
+    2 + route rtb-aaaaaaa1 10.1.0.0/16 -> pcx-(known after apply)  (after [1])
+    3 + route rtb-aaaaaaa2 10.1.0.0/16 -> pcx-(known after apply)  (after [1])
+    4 + route rtb-bbbbbbb1 10.0.0.0/16 -> pcx-(known after apply)  (after [1])
+    5 + route rtb-bbbbbbb1 10.10.0.0/16 -> pcx-(known after apply)  (after [1])
+    6 + ingress rule sg-aaaaaaaa tcp all ports from 10.1.0.0/16
+    7 + ingress rule sg-bbbbbbbb tcp all ports from 10.0.0.0/16
+    8 + ingress rule sg-bbbbbbbb tcp all ports from 10.10.0.0/16
+    ");
+    let Action::AwsCreateConnection {
+        requester,
+        accepter,
+        tags,
+    } = &plan.steps[0].action
+    else {
+        panic!("first step creates the connection")
+    };
+    assert_eq!(tags, &owned(NAME));
+    assert_eq!(
+        requester,
+        &AwsEnd {
+            scope: scope("us-east-1"),
+            vpc: "vpc-aaaaaaaa".into(),
+            account: ACCOUNT.into()
+        }
+    );
+    assert_eq!(accepter.vpc, "vpc-bbbbbbbb");
+    assert_eq!(
+        plan.steps[1].action,
+        Action::AwsAcceptConnection {
+            scope: scope("us-east-1"),
+            connection: ConnectionRef::CreatedByStep(0)
+        }
+    );
+    assert_eq!(plan.steps[1].depends_on, vec![0]);
+}
+
+#[test]
+fn routes_wait_for_acceptance_and_rules_wait_for_nothing() {
+    let plan = plan_of(&basic(""), &fresh());
+    for step in &plan.steps {
+        match &step.action {
+            Action::AwsCreateRoute { connection, .. } => {
+                assert_eq!(connection, &ConnectionRef::CreatedByStep(0));
+                assert_eq!(step.depends_on, vec![1]);
+            }
+            Action::AwsAuthorizeIngress {
+                tags, description, ..
+            } => {
+                assert_eq!(
+                    tags,
+                    &owned(NAME)
+                        .into_iter()
+                        .filter(|(k, _)| k != "Name")
+                        .collect::<Tags>()
+                );
+                assert_eq!(description, "peerctl byoc-prod/byoc-to-services");
+                assert!(step.depends_on.is_empty());
+            }
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn routes_only_in_the_selected_route_tables() {
+    let requester = "{vpc: vpc-aaaaaaaa, route_tables: [{name: byoc-private}]}";
+    let accepter = "{vpc: vpc-bbbbbbbb, route_tables: [rtb-bbbbbbb1]}";
+    let plan = plan_of(&spec(&peering(NAME, requester, accepter, "")), &fresh());
+    insta::assert_snapshot!(show(&plan), @"
+    0 + peering connection vpc-aaaaaaaa (111111111111, us-east-1) -> vpc-bbbbbbbb (111111111111, us-east-1) [Name=byoc-to-services, peerctl:owner=byoc-prod, peerctl:peering=byoc-to-services]
+    1 ~ accept pcx-(known after apply) in us-east-1  (after [0])
+    2 + route rtb-aaaaaaa1 10.1.0.0/16 -> pcx-(known after apply)  (after [1])
+    3 + route rtb-bbbbbbb1 10.0.0.0/16 -> pcx-(known after apply)  (after [1])
+    4 + route rtb-bbbbbbb1 10.10.0.0/16 -> pcx-(known after apply)  (after [1])
+    ");
+}
+
+#[test]
+fn plans_each_object_once_when_the_spec_names_it_by_id_and_by_name() {
+    let requester = "{vpc: vpc-aaaaaaaa, route_tables: [rtb-aaaaaaa1, {name: byoc-private}], security_groups: [sg-aaaaaaaa, {name: byoc}]}";
+    let plan = plan_of(
+        &spec(&peering(
+            NAME,
+            requester,
+            "{vpc: vpc-bbbbbbbb, route_tables: []}",
+            "",
+        )),
+        &fresh(),
+    );
+    insta::assert_snapshot!(show(&plan), @"
+    0 + peering connection vpc-aaaaaaaa (111111111111, us-east-1) -> vpc-bbbbbbbb (111111111111, us-east-1) [Name=byoc-to-services, peerctl:owner=byoc-prod, peerctl:peering=byoc-to-services]
+    1 ~ accept pcx-(known after apply) in us-east-1  (after [0])
+    2 + route rtb-aaaaaaa1 10.1.0.0/16 -> pcx-(known after apply)  (after [1])
+    3 + ingress rule sg-aaaaaaaa tcp all ports from 10.1.0.0/16
+    ");
+}
+
+#[test]
+fn opens_no_security_group_unless_one_is_selected() {
+    let plan = plan_of(
+        &spec(&peering(
+            NAME,
+            "{vpc: vpc-aaaaaaaa}",
+            "{vpc: vpc-bbbbbbbb, route_tables: all}",
+            "",
+        )),
+        &fresh(),
+    );
+    assert!(
+        plan.steps
+            .iter()
+            .all(|s| !matches!(s.action, Action::AwsAuthorizeIngress { .. })),
+        "{}",
+        show(&plan)
+    );
+    assert_eq!(plan.steps.len(), 6, "{}", show(&plan));
+}
+
+#[test]
+fn allows_every_rule_from_every_peer_cidr() {
+    let allow = "      allow: [{protocol: udp, ports: 8000-9000}, {protocol: tcp, ports: 443}, {protocol: icmp}, {protocol: all}]\n";
+    let plan = plan_of(&basic(allow), &fresh());
+    let rules: Vec<String> = plan
+        .steps
+        .iter()
+        .filter(|s| matches!(s.action, Action::AwsAuthorizeIngress { .. }))
+        .map(|s| render::describe(&s.action))
+        .collect();
+    insta::assert_snapshot!(rules.join("\n"), @"
+    ingress rule sg-aaaaaaaa udp ports 8000-9000 from 10.1.0.0/16
+    ingress rule sg-aaaaaaaa tcp port 443 from 10.1.0.0/16
+    ingress rule sg-aaaaaaaa icmp from 10.1.0.0/16
+    ingress rule sg-aaaaaaaa all traffic from 10.1.0.0/16
+    ingress rule sg-bbbbbbbb udp ports 8000-9000 from 10.0.0.0/16
+    ingress rule sg-bbbbbbbb udp ports 8000-9000 from 10.10.0.0/16
+    ingress rule sg-bbbbbbbb tcp port 443 from 10.0.0.0/16
+    ingress rule sg-bbbbbbbb tcp port 443 from 10.10.0.0/16
+    ingress rule sg-bbbbbbbb icmp from 10.0.0.0/16
+    ingress rule sg-bbbbbbbb icmp from 10.10.0.0/16
+    ingress rule sg-bbbbbbbb all traffic from 10.0.0.0/16
+    ingress rule sg-bbbbbbbb all traffic from 10.10.0.0/16
+    ");
+}
+
+#[test]
+fn sets_dns_resolution_on_both_sides_only_when_asked() {
+    let plan = plan_of(&basic("      dns_resolution: true\n"), &fresh());
+    let dns: Vec<_> = plan
+        .steps
+        .iter()
+        .filter(|s| matches!(s.action, Action::AwsSetDnsResolution { .. }))
+        .collect();
+    assert_eq!(dns.len(), 2, "{}", show(&plan));
+    for (step, side) in dns
+        .iter()
+        .zip([ConnectionSide::Requester, ConnectionSide::Accepter])
+    {
+        let expected = Action::AwsSetDnsResolution {
+            scope: scope("us-east-1"),
+            connection: ConnectionRef::CreatedByStep(0),
+            side,
+            allow: true,
+        };
+        assert_eq!(step.action, expected);
+        assert_eq!(step.depends_on, vec![1]);
+    }
+    let plan = plan_of(&basic("      dns_resolution: false\n"), &fresh());
+    assert!(
+        plan.steps
+            .iter()
+            .all(|s| !matches!(s.action, Action::AwsSetDnsResolution { .. }))
+    );
+}
+
+#[test]
+fn reports_a_fresh_peering_without_connection() {
+    let plan = plan_of(&basic(""), &fresh());
+    assert_eq!(plan.peerings.len(), 1);
+    assert_eq!(
+        (
+            plan.peerings[0].name.as_str(),
+            plan.peerings[0].connection.as_deref()
+        ),
+        (NAME, None)
+    );
+    assert_eq!(
+        plan.summary(),
+        crate::plan::Summary {
+            add: 8,
+            change: 1,
+            destroy: 0
+        }
+    );
+}
+
+// Everything is in place.
+
+#[test]
+fn plans_nothing_when_everything_is_in_place() {
+    let plan = plan_of(&basic(""), &converged());
+    assert!(plan.is_empty(), "{}", show(&plan));
+    assert!(plan.conflicts.is_empty() && plan.unmanaged.is_empty());
+    assert_eq!(plan.peerings[0].connection.as_deref(), Some(PCX));
+    assert_eq!(plan.peerings[0].status.as_deref(), Some("active"));
+}
+
+#[test]
+fn plans_nothing_when_dns_resolution_is_already_allowed_both_ways() {
+    let mut state = converged();
+    let connection = state.connection(PCX);
+    connection.requester.allow_dns_resolution = Some(true);
+    connection.accepter.allow_dns_resolution = Some(true);
+    let plan = plan_of(&basic("      dns_resolution: true\n"), &state);
+    assert!(plan.is_empty(), "{}", show(&plan));
+}
+
+// Partly in place: only what is missing.
+
+#[test]
+fn creates_only_the_route_missing_on_one_side() {
+    let mut state = converged();
+    state.remove_route("rtb-bbbbbbb1", "10.10.0.0/16");
+    insta::assert_snapshot!(show(&plan_of(&basic(""), &state)), @"0 + route rtb-bbbbbbb1 10.10.0.0/16 -> pcx-11111111");
+}
+
+#[test]
+fn authorizes_only_the_missing_rule() {
+    let mut state = converged();
+    state.remove_rule("sgr-aaaaaaa1");
+    insta::assert_snapshot!(show(&plan_of(&basic(""), &state)), @"0 + ingress rule sg-aaaaaaaa tcp all ports from 10.1.0.0/16");
+}
+
+#[test]
+fn sets_dns_resolution_only_on_the_side_that_differs() {
+    let mut state = converged();
+    state.connection(PCX).requester.allow_dns_resolution = Some(true);
+    let plan = plan_of(&basic("      dns_resolution: true\n"), &state);
+    insta::assert_snapshot!(show(&plan), @"0 ~ dns resolution from remote vpc on pcx-11111111 (accepter side, us-east-1): false -> true");
+    assert_eq!(plan.steps[0].action.aws_scope(), &scope("us-east-1"));
+}
+
+#[test]
+fn turns_dns_resolution_off_when_the_spec_no_longer_asks_for_it() {
+    let mut state = converged();
+    state.connection(PCX).accepter.allow_dns_resolution = Some(true);
+    insta::assert_snapshot!(show(&plan_of(&basic(""), &state)), @"0 ~ dns resolution from remote vpc on pcx-11111111 (accepter side, us-east-1): true -> false");
+}
+
+// The connection's life cycle.
+
+#[test]
+fn accepts_owned_pending_connection_instead_of_creating_another() {
+    let mut state = converged();
+    *state.connection(PCX) = connection(PCX, "pending-acceptance", owned(NAME));
+    let plan = plan_of(&basic(""), &state);
+    insta::assert_snapshot!(show(&plan), @"0 ~ accept pcx-11111111 in us-east-1");
+    assert_eq!(
+        plan.peerings[0].status.as_deref(),
+        Some("pending-acceptance")
+    );
+}
+
+#[test]
+fn routes_through_a_pending_connection_wait_for_its_acceptance() {
+    let mut state = fresh();
+    state
+        .region("us-east-1")
+        .connections
+        .push(connection(PCX, "pending-acceptance", owned(NAME)));
+    let plan = plan_of(&basic("      allow: []\n"), &state);
+    insta::assert_snapshot!(show(&plan), @"
+    0 ~ accept pcx-11111111 in us-east-1
+    1 + route rtb-aaaaaaa1 10.1.0.0/16 -> pcx-11111111  (after [0])
+    2 + route rtb-aaaaaaa2 10.1.0.0/16 -> pcx-11111111  (after [0])
+    3 + route rtb-bbbbbbb1 10.0.0.0/16 -> pcx-11111111  (after [0])
+    4 + route rtb-bbbbbbb1 10.10.0.0/16 -> pcx-11111111  (after [0])
+    ");
+}
+
+#[test]
+fn uses_a_connection_on_its_way_up_without_creating_another() {
+    for status in ["initiating-request", "provisioning"] {
+        let mut state = converged();
+        *state.connection(PCX) = connection(PCX, status, owned(NAME));
+        let plan = plan_of(&basic(""), &state);
+        assert!(plan.is_empty(), "{status}: {}", show(&plan));
+        assert_eq!(plan.peerings[0].status.as_deref(), Some(status));
+    }
+}
+
+#[test]
+fn creates_a_new_connection_when_the_owned_one_is_gone() {
+    for status in ["failed", "rejected", "expired", "deleted", "deleting"] {
+        let mut state = fresh();
+        state
+            .region("us-east-1")
+            .connections
+            .push(connection("pcx-0000dead", status, owned(NAME)));
+        let plan = plan_of(&basic("      allow: []\n"), &state);
+        assert!(
+            matches!(plan.steps[0].action, Action::AwsCreateConnection { .. }),
+            "{status}: {}",
+            show(&plan)
+        );
+        assert_eq!(plan.steps.len(), 6, "{status}: {}", show(&plan));
+        assert_eq!(plan.peerings[0].connection, None, "{status}");
+        assert!(
+            plan.conflicts.is_empty() && plan.unmanaged.is_empty(),
+            "{status}"
+        );
+    }
+}
+
+#[test]
+fn replaces_routes_still_pointing_at_the_failed_connection() {
+    let mut state = converged();
+    state.connection(PCX).status = ConnectionStatus::Failed;
+    let plan = plan_of(&basic(""), &state);
+    insta::assert_snapshot!(show(&plan), @"
+    0 + peering connection vpc-aaaaaaaa (111111111111, us-east-1) -> vpc-bbbbbbbb (111111111111, us-east-1) [Name=byoc-to-services, peerctl:owner=byoc-prod, peerctl:peering=byoc-to-services]
+    1 ~ accept pcx-(known after apply) in us-east-1  (after [0])
+    2 ~ route rtb-aaaaaaa1 10.1.0.0/16 -> pcx-(known after apply) (was pcx-11111111)  (after [1])
+    3 ~ route rtb-aaaaaaa2 10.1.0.0/16 -> pcx-(known after apply) (was pcx-11111111)  (after [1])
+    4 ~ route rtb-bbbbbbb1 10.0.0.0/16 -> pcx-(known after apply) (was pcx-11111111)  (after [1])
+    5 ~ route rtb-bbbbbbb1 10.10.0.0/16 -> pcx-(known after apply) (was pcx-11111111)  (after [1])
+    ");
+    let replaced = plan
+        .steps
+        .iter()
+        .find(|s| matches!(s.action, Action::AwsReplaceRoute { .. }))
+        .expect("a replacement");
+    assert_eq!(replaced.depends_on, vec![1]);
+}
+
+#[test]
+fn ignores_a_dead_foreign_connection_between_the_same_vpcs() {
+    let mut state = fresh();
+    state
+        .region("us-east-1")
+        .connections
+        .push(connection("pcx-0000dead", "rejected", foreign()));
+    let plan = plan_of(&basic(""), &state);
+    assert!(plan.conflicts.is_empty());
+    assert!(matches!(
+        plan.steps[0].action,
+        Action::AwsCreateConnection { .. }
+    ));
+}
+
+// Foreign objects in the way.
+
+#[test]
+fn reports_a_foreign_connection_between_the_same_vpcs_and_plans_nothing() {
+    let mut state = fresh();
+    state
+        .region("us-east-1")
+        .connections
+        .push(connection("pcx-0000beef", "active", foreign()));
+    let plan = plan_of(&basic(""), &state);
+    insta::assert_snapshot!(show(&plan), @"! [byoc-to-services] peering connection pcx-0000beef (active) already joins vpc-aaaaaaaa and vpc-bbbbbbbb and is not managed by peerctl");
+    assert_eq!(plan.peerings[0].connection.as_deref(), Some("pcx-0000beef"));
+}
+
+#[test]
+fn reports_a_connection_of_another_peering_of_the_same_owner() {
+    let mut state = fresh();
+    state.region("us-east-1").connections.push(connection(
+        "pcx-0000beef",
+        "pending-acceptance",
+        owned("old-name"),
+    ));
+    let plan = plan_of(&basic(""), &state);
+    insta::assert_snapshot!(show(&plan), @"
+    ! [byoc-to-services] peering connection pcx-0000beef (pending-acceptance) already joins vpc-aaaaaaaa and vpc-bbbbbbbb and belongs to peering `old-name` of owner `byoc-prod`
+    ? old-name pcx-0000beef (pending-acceptance)
+    ");
+}
+
+#[test]
+fn reports_a_connection_of_this_peering_made_the_other_way_round() {
+    let mut state = fresh();
+    let mut reversed = connection("pcx-0000beef", "active", owned(NAME));
+    std::mem::swap(&mut reversed.requester, &mut reversed.accepter);
+    state.region("us-east-1").connections.push(reversed);
+    let plan = plan_of(&basic(""), &state);
+    assert!(plan.steps.is_empty(), "{}", show(&plan));
+    assert_eq!(plan.conflicts.len(), 1);
+}
+
+#[test]
+fn reports_a_foreign_route_to_the_same_destination_and_leaves_it() {
+    let mut state = converged();
+    state.remove_route("rtb-aaaaaaa2", "10.1.0.0/16");
+    state
+        .table("rtb-aaaaaaa2")
+        .routes
+        .push(route("10.1.0.0/16", "igw-aaaaaaaa"));
+    insta::assert_snapshot!(show(&plan_of(&basic(""), &state)), @"! [byoc-to-services] route table rtb-aaaaaaa2 already sends 10.1.0.0/16 to igw-aaaaaaaa, which peerctl does not own");
+}
+
+#[test]
+fn reports_an_identical_foreign_rule_and_leaves_it() {
+    let mut state = converged();
+    state.remove_rule("sgr-bbbbbbb2");
+    state.region("us-east-1").rules.push(ingress(
+        "sgr-0000beef",
+        "sg-bbbbbbbb",
+        "10.10.0.0/16",
+        Tags::new(),
+    ));
+    insta::assert_snapshot!(show(&plan_of(&basic(""), &state)), @"! [byoc-to-services] security group sg-bbbbbbbb already allows tcp all ports from 10.10.0.0/16 (rule sgr-0000beef, is not managed by peerctl)");
+}
+
+#[test]
+fn reports_a_rule_of_another_owner_as_a_conflict() {
+    let mut state = converged();
+    state.remove_rule("sgr-bbbbbbb2");
+    state.region("us-east-1").rules.push(ingress(
+        "sgr-0000beef",
+        "sg-bbbbbbbb",
+        "10.10.0.0/16",
+        owned_by("someone-else", NAME),
+    ));
+    let plan = plan_of(&basic(""), &state);
+    assert!(plan.steps.is_empty(), "{}", show(&plan));
+    insta::assert_snapshot!(plan.conflicts[0].message, @"security group sg-bbbbbbbb already allows tcp all ports from 10.10.0.0/16 (rule sgr-0000beef, belongs to peering `byoc-to-services` of owner `someone-else`)");
+}
+
+#[test]
+fn refuses_to_guess_about_an_unknown_connection_status() {
+    let mut state = converged();
+    state.connection(PCX).status = ConnectionStatus::parse("quarantined");
+    let plan = plan_of(&basic(""), &state);
+    insta::assert_snapshot!(show(&plan), @"! [byoc-to-services] peering connection pcx-11111111 has status `quarantined`, which peerctl does not know; resolve it by hand");
+    assert_eq!(plan.peerings[0].status.as_deref(), Some("quarantined"));
+}
+
+// What peerctl added and the spec no longer wants.
+
+#[test]
+fn deletes_owned_route_to_a_cidr_the_peer_no_longer_has() {
+    let mut state = converged();
+    state
+        .vpc("vpc-aaaaaaaa")
+        .cidrs
+        .retain(|c| *c != net("10.10.0.0/16"));
+    state.remove_route("rtb-aaaaaaa1", "10.10.0.0/16");
+    state.remove_route("rtb-aaaaaaa2", "10.10.0.0/16");
+    state.remove_rule("sgr-bbbbbbb2");
+    insta::assert_snapshot!(show(&plan_of(&basic(""), &state)), @"0 - route rtb-bbbbbbb1 10.10.0.0/16 -> pcx-11111111");
+}
+
+#[test]
+fn deletes_owned_routes_in_tables_no_longer_selected() {
+    let requester =
+        "{vpc: vpc-aaaaaaaa, route_tables: [rtb-aaaaaaa1], security_groups: [sg-aaaaaaaa]}";
+    let plan = plan_of(&spec(&peering(NAME, requester, ACCEPTER, "")), &converged());
+    insta::assert_snapshot!(show(&plan), @"0 - route rtb-aaaaaaa2 10.1.0.0/16 -> pcx-11111111");
+}
+
+#[test]
+fn revokes_owned_rule_for_a_removed_allow_entry() {
+    let mut state = converged();
+    let mut https = ingress("sgr-aaaaaaa3", "sg-aaaaaaaa", "10.1.0.0/16", owned(NAME));
+    https.permission = Permission::normalized("6", Some(443), Some(443));
+    state.region("us-east-1").rules.push(https);
+    insta::assert_snapshot!(show(&plan_of(&basic(""), &state)), @"0 - ingress rule sg-aaaaaaaa tcp port 443 from 10.1.0.0/16 (sgr-aaaaaaa3)");
+}
+
+#[test]
+fn revokes_owned_rules_of_groups_no_longer_selected() {
+    let plan = plan_of(
+        &spec(&peering(
+            NAME,
+            "{vpc: vpc-aaaaaaaa, security_groups: [sg-aaaaaaaa]}",
+            "{vpc: vpc-bbbbbbbb}",
+            "",
+        )),
+        &converged(),
+    );
+    insta::assert_snapshot!(show(&plan), @"
+    0 - ingress rule sg-bbbbbbbb tcp all ports from 10.0.0.0/16 (sgr-bbbbbbb1)
+    1 - ingress rule sg-bbbbbbbb tcp all ports from 10.10.0.0/16 (sgr-bbbbbbb2)
+    ");
+}
+
+#[test]
+fn never_touches_foreign_routes_and_rules() {
+    let mut state = converged();
+    let region = state.region("us-east-1");
+    region.rules.push(ingress(
+        "sgr-0000f001",
+        "sg-aaaaaaaa",
+        "192.168.0.0/16",
+        Tags::new(),
+    ));
+    region.rules.push(ingress(
+        "sgr-0000f002",
+        "sg-aaaaaaaa",
+        "172.16.0.0/12",
+        owned("another-peering"),
+    ));
+    region.rules.push(ingress(
+        "sgr-0000f003",
+        "sg-aaaaaaaa",
+        "172.31.0.0/16",
+        owned_by("another-owner", NAME),
+    ));
+    state
+        .table("rtb-aaaaaaa1")
+        .routes
+        .push(route("192.168.0.0/16", "pcx-0000f00d"));
+    state
+        .table("rtb-aaaaaaa1")
+        .routes
+        .push(route("172.16.0.0/12", "tgw-0000f00d"));
+    let plan = plan_of(&basic(""), &state);
+    assert!(
+        plan.is_empty() && plan.conflicts.is_empty(),
+        "{}",
+        show(&plan)
+    );
+}
+
+// `absent: true`.
+
+fn absent_spec() -> crate::spec::Spec {
+    basic("    absent: true\n")
+}
+
+#[test]
+fn absent_peering_removes_routes_and_rules_before_the_connection() {
+    let plan = plan_of(&absent_spec(), &converged());
+    insta::assert_snapshot!(show(&plan), @"
+    0 - route rtb-aaaaaaa1 10.1.0.0/16 -> pcx-11111111
+    1 - route rtb-aaaaaaa2 10.1.0.0/16 -> pcx-11111111
+    2 - route rtb-bbbbbbb1 10.0.0.0/16 -> pcx-11111111
+    3 - route rtb-bbbbbbb1 10.10.0.0/16 -> pcx-11111111
+    4 - ingress rule sg-aaaaaaaa tcp all ports from 10.1.0.0/16 (sgr-aaaaaaa1)
+    5 - ingress rule sg-bbbbbbbb tcp all ports from 10.0.0.0/16 (sgr-bbbbbbb1)
+    6 - ingress rule sg-bbbbbbbb tcp all ports from 10.10.0.0/16 (sgr-bbbbbbb2)
+    7 - peering connection pcx-11111111 in us-east-1  (after [0, 1, 2, 3, 4, 5, 6])
+    ");
+    let last = plan.steps.last().expect("steps");
+    assert_eq!(
+        last.action,
+        Action::AwsDeleteConnection {
+            scope: scope("us-east-1"),
+            connection: PCX.into()
+        }
+    );
+    assert_eq!(
+        last.depends_on,
+        (0..plan.steps.len() - 1).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn absent_peering_leaves_foreign_objects_alone() {
+    let mut state = fresh();
+    state
+        .region("us-east-1")
+        .connections
+        .push(connection("pcx-0000beef", "active", foreign()));
+    state.region("us-east-1").connections.push(connection(
+        "pcx-0000cafe",
+        "active",
+        owned_by("another-owner", NAME),
+    ));
+    state
+        .table("rtb-aaaaaaa1")
+        .routes
+        .push(route("10.1.0.0/16", "pcx-0000beef"));
+    state.region("us-east-1").rules.push(ingress(
+        "sgr-0000beef",
+        "sg-aaaaaaaa",
+        "10.1.0.0/16",
+        Tags::new(),
+    ));
+    state.region("us-east-1").rules.push(ingress(
+        "sgr-0000cafe",
+        "sg-aaaaaaaa",
+        "10.1.0.0/16",
+        owned_by("another-owner", NAME),
+    ));
+    let plan = plan_of(&absent_spec(), &state);
+    assert!(
+        plan.is_empty() && plan.conflicts.is_empty(),
+        "{}",
+        show(&plan)
+    );
+    assert_eq!(plan.peerings[0].connection, None);
+}
+
+#[test]
+fn absent_peering_with_nothing_owned_plans_nothing() {
+    let plan = plan_of(&absent_spec(), &fresh());
+    assert!(plan.is_empty(), "{}", show(&plan));
+    assert!(plan.peerings[0].absent);
+}
+
+#[test]
+fn absent_peering_cleans_up_after_a_dead_connection_without_deleting_it() {
+    let mut state = converged();
+    state.connection(PCX).status = ConnectionStatus::Deleted;
+    let plan = plan_of(&absent_spec(), &state);
+    assert_eq!(plan.steps.len(), 7, "{}", show(&plan));
+    assert!(
+        plan.steps
+            .iter()
+            .all(|s| !matches!(s.action, Action::AwsDeleteConnection { .. }))
+    );
+}
+
+#[test]
+fn absent_peering_needs_neither_vpc_to_be_found() {
+    let mut state = converged();
+    state.region("us-east-1").vpcs.clear();
+    let plan = plan_of(&absent_spec(), &state);
+    assert!(
+        matches!(
+            plan.steps.last().map(|s| &s.action),
+            Some(Action::AwsDeleteConnection { .. })
+        ),
+        "{}",
+        show(&plan)
+    );
+}
+
+// Specs that cannot be planned.
+
+#[test]
+fn reports_a_vpc_id_that_does_not_exist_at_its_position() {
+    let spec = spec(&peering(
+        NAME,
+        "{vpc: vpc-0000ffff}",
+        "{vpc: vpc-bbbbbbbb}",
+        "",
+    ));
+    insta::assert_snapshot!(errors(&spec, &fresh()), @"
+    spec.yaml:7:24: no VPC vpc-0000ffff in us-east-1
+      hint: check the id, the region and the credentials (profile, role_arn) of this side
+    ");
+}
+
+#[test]
+fn reports_a_vpc_name_matching_no_vpc_or_two() {
+    let mut state = fresh();
+    state.vpc("vpc-aaaaaaaa").name = Some("services-vpc".into());
+    let spec = spec(&peering(
+        NAME,
+        "{vpc: {name: byoc-vpc}}",
+        "{vpc: {name: services-vpc}}",
+        "",
+    ));
+    insta::assert_snapshot!(errors(&spec, &state), @"
+    spec.yaml:7:24: no VPC with Name tag `byoc-vpc` in us-east-1
+      hint: check the Name tag, the region and the credentials of this side, or name it by id
+    spec.yaml:8:23: 2 VPCs match {name: services-vpc} in us-east-1: vpc-aaaaaaaa, vpc-bbbbbbbb
+      hint: name exactly one of them by id
+    ");
+}
+
+#[test]
+fn reports_a_route_table_name_matching_two_tables() {
+    let mut state = fresh();
+    state.table("rtb-aaaaaaa2").name = Some("byoc-private".into());
+    let spec = spec(&peering(
+        NAME,
+        "{vpc: vpc-aaaaaaaa, route_tables: [{name: byoc-private}]}",
+        ACCEPTER,
+        "",
+    ));
+    insta::assert_snapshot!(errors(&spec, &state), @"
+    spec.yaml:7:53: 2 route tables match {name: byoc-private} of vpc-aaaaaaaa: rtb-aaaaaaa1, rtb-aaaaaaa2
+      hint: name exactly one of them by id
+    ");
+}
+
+#[test]
+fn reports_a_route_table_of_another_vpc() {
+    let spec = spec(&peering(
+        NAME,
+        "{vpc: vpc-aaaaaaaa, route_tables: [rtb-bbbbbbb1]}",
+        ACCEPTER,
+        "",
+    ));
+    insta::assert_snapshot!(errors(&spec, &fresh()), @"
+    spec.yaml:7:53: no route table rtb-bbbbbbb1 of vpc-aaaaaaaa
+      hint: check the id, the region and the credentials (profile, role_arn) of this side
+    ");
+}
+
+#[test]
+fn reports_every_selector_problem_of_a_side_at_once() {
+    let requester =
+        "{vpc: vpc-aaaaaaaa, route_tables: [{name: nope}], security_groups: [{name: nope}]}";
+    let spec = spec(&peering(NAME, requester, "{vpc: {name: nope}}", ""));
+    insta::assert_snapshot!(errors(&spec, &fresh()), @"
+    spec.yaml:7:53: no route table with Name tag `nope` of vpc-aaaaaaaa
+      hint: check the Name tag, the region and the credentials of this side, or name it by id
+    spec.yaml:7:86: no security group with group name `nope` of vpc-aaaaaaaa
+      hint: check the group name, the region and the credentials of this side, or name it by id
+    spec.yaml:8:23: no VPC with Name tag `nope` in us-east-1
+      hint: check the Name tag, the region and the credentials of this side, or name it by id
+    ");
+}
+
+#[test]
+fn reports_a_region_that_was_not_read() {
+    let spec = spec(&peering(
+        NAME,
+        "{vpc: vpc-aaaaaaaa}",
+        "{vpc: vpc-bbbbbbbb, region: eu-west-1}",
+        "",
+    ));
+    insta::assert_snapshot!(errors(&spec, &fresh()), @"spec.yaml:8:17: accepter of `byoc-to-services`: nothing was read for eu-west-1");
+}
+
+#[test]
+fn refuses_overlapping_cidrs_between_the_two_sides() {
+    let mut state = fresh();
+    state.vpc("vpc-bbbbbbbb").cidrs = vec![net("10.0.128.0/17")];
+    insta::assert_snapshot!(errors(&basic(""), &state), @"
+    spec.yaml:5:11: peering `byoc-to-services`: requester vpc-aaaaaaaa (10.0.0.0/16) overlaps accepter vpc-bbbbbbbb (10.0.128.0/17)
+      hint: peered VPCs need disjoint address ranges; peer another VPC or re-address one of them
+    ");
+}
+
+#[test]
+fn refuses_overlap_through_a_secondary_cidr() {
+    let mut state = fresh();
+    state.vpc("vpc-bbbbbbbb").cidrs.push(net("10.10.0.0/24"));
+    insta::assert_snapshot!(errors(&basic(""), &state), @"
+    spec.yaml:5:11: peering `byoc-to-services`: requester vpc-aaaaaaaa (10.10.0.0/16) overlaps accepter vpc-bbbbbbbb (10.10.0.0/24)
+      hint: peered VPCs need disjoint address ranges; peer another VPC or re-address one of them
+    ");
+}
+
+#[test]
+fn refuses_two_peerings_routing_overlapping_cidrs_in_one_table() {
+    let mut state = fresh();
+    let region = state.region("us-east-1");
+    region.vpcs.push(vpc(
+        "vpc-cccccccc",
+        "spoke-c",
+        ACCOUNT,
+        &["10.1.0.0/20"],
+        &[],
+    ));
+    region
+        .route_tables
+        .push(table("rtb-ccccccc1", "vpc-cccccccc", "spoke-c", vec![]));
+    let hub = "{vpc: vpc-aaaaaaaa, route_tables: [rtb-aaaaaaa1]}";
+    let peerings = peering("hub-to-b", hub, "{vpc: vpc-bbbbbbbb}", "")
+        + &peering("hub-to-c", hub, "{vpc: vpc-cccccccc}", "");
+    insta::assert_snapshot!(errors(&spec(&peerings), &state), @"
+    spec.yaml:9:11: peering `hub-to-c` would route 10.1.0.0/20 in rtb-aaaaaaa1, where peering `hub-to-b` routes 10.1.0.0/16
+      hint: the VPCs peered with one VPC need disjoint ranges; re-address one of them or drop one peering
+    ");
+}
+
+#[test]
+fn refuses_a_gcp_peering_for_now() {
+    let gcp = "  - name: byoc-gcp\n    gcp:\n      network: projects/emq-x-cloud/global/networks/a\n      peer_network: projects/emq-x-cloud/global/networks/b\n";
+    insta::assert_snapshot!(errors(&spec(gcp), &fresh()), @"
+    spec.yaml:5:11: peering `byoc-gcp` is a GCP peering, which this version of peerctl cannot plan yet
+      hint: GCP support is being built; plan AWS peerings only for now
+    ");
+}
+
+// IPv6.
+
+#[test]
+fn routes_and_allows_ipv6_cidrs_only_when_asked() {
+    let plan = plan_of(&basic("      ipv6: true\n"), &converged());
+    insta::assert_snapshot!(show(&plan), @"
+    0 + route rtb-aaaaaaa1 2600:1f18:bbbb:bb00::/56 -> pcx-11111111
+    1 + route rtb-aaaaaaa2 2600:1f18:bbbb:bb00::/56 -> pcx-11111111
+    2 + route rtb-bbbbbbb1 2600:1f18:aaaa:aa00::/56 -> pcx-11111111
+    3 + ingress rule sg-aaaaaaaa tcp all ports from 2600:1f18:bbbb:bb00::/56
+    4 + ingress rule sg-bbbbbbbb tcp all ports from 2600:1f18:aaaa:aa00::/56
+    ");
+    assert!(plan_of(&basic("      ipv6: false\n"), &converged()).is_empty());
+}
+
+#[test]
+fn deletes_owned_ipv6_routes_and_rules_when_ipv6_is_turned_off() {
+    let mut state = converged();
+    state
+        .table("rtb-bbbbbbb1")
+        .routes
+        .push(route("2600:1f18:aaaa:aa00::/56", PCX));
+    state.region("us-east-1").rules.push(ingress(
+        "sgr-bbbbbbb6",
+        "sg-bbbbbbbb",
+        "2600:1f18:aaaa:aa00::/56",
+        owned(NAME),
+    ));
+    insta::assert_snapshot!(show(&plan_of(&basic(""), &state)), @"
+    0 - route rtb-bbbbbbb1 2600:1f18:aaaa:aa00::/56 -> pcx-11111111
+    1 - ingress rule sg-bbbbbbbb tcp all ports from 2600:1f18:aaaa:aa00::/56 (sgr-bbbbbbb6)
+    ");
+}
+
+#[test]
+fn checks_ipv6_overlap_only_when_asked() {
+    let mut state = fresh();
+    state.vpc("vpc-bbbbbbbb").ipv6_cidrs = vec![net("2600:1f18:aaaa:aa00::/64")];
+    assert!(plan_of(&basic(""), &state).conflicts.is_empty());
+    insta::assert_snapshot!(errors(&basic("      ipv6: true\n"), &state), @"
+    spec.yaml:5:11: peering `byoc-to-services`: requester vpc-aaaaaaaa (2600:1f18:aaaa:aa00::/56) overlaps accepter vpc-bbbbbbbb (2600:1f18:aaaa:aa00::/64)
+      hint: peered VPCs need disjoint address ranges; peer another VPC or re-address one of them
+    ");
+}
+
+// An accepter in another account and region.
+
+const ROLE: &str = "arn:aws:iam::222222222222:role/PeerCtl";
+
+fn west() -> crate::spec::AwsScope {
+    crate::spec::AwsScope {
+        role_arn: Some(ROLE.into()),
+        ..scope("us-west-2")
+    }
+}
+
+/// `fresh()` plus vpc-cccccccc (10.2/16) in account 2222… in us-west-2, read through a role.
+fn two_accounts() -> State {
+    let mut state = fresh();
+    state.aws.push(crate::state::AwsRegionState {
+        scope: west(),
+        vpcs: vec![vpc(
+            "vpc-cccccccc",
+            "services-west",
+            "222222222222",
+            &["10.2.0.0/16"],
+            &[],
+        )],
+        route_tables: vec![table(
+            "rtb-ccccccc1",
+            "vpc-cccccccc",
+            "services-west",
+            vec![route("10.2.0.0/16", "local")],
+        )],
+        security_groups: vec![group("sg-cccccccc", "vpc-cccccccc", "services")],
+        ..Default::default()
+    });
+    state
+}
+
+fn cross_spec() -> crate::spec::Spec {
+    let accepter = format!(
+        "{{vpc: vpc-cccccccc, region: us-west-2, role_arn: \"{ROLE}\", security_groups: [{{name: services}}]}}"
+    );
+    spec(&peering(
+        NAME,
+        "{vpc: vpc-aaaaaaaa, route_tables: [rtb-aaaaaaa1]}",
+        &accepter,
+        "      dns_resolution: true\n",
+    ))
+}
+
+#[test]
+fn acts_on_each_side_of_a_cross_account_peering_with_that_sides_scope() {
+    let plan = plan_of(&cross_spec(), &two_accounts());
+    insta::assert_snapshot!(show(&plan), @"
+    0 + peering connection vpc-aaaaaaaa (111111111111, us-east-1) -> vpc-cccccccc (222222222222, us-west-2 (role arn:aws:iam::222222222222:role/PeerCtl)) [Name=byoc-to-services, peerctl:owner=byoc-prod, peerctl:peering=byoc-to-services]
+    1 ~ accept pcx-(known after apply) in us-west-2 (role arn:aws:iam::222222222222:role/PeerCtl)  (after [0])
+    2 ~ dns resolution from remote vpc on pcx-(known after apply) (requester side, us-east-1): false -> true  (after [1])
+    3 ~ dns resolution from remote vpc on pcx-(known after apply) (accepter side, us-west-2 (role arn:aws:iam::222222222222:role/PeerCtl)): false -> true  (after [1])
+    4 + route rtb-aaaaaaa1 10.2.0.0/16 -> pcx-(known after apply)  (after [1])
+    5 + route rtb-ccccccc1 10.0.0.0/16 -> pcx-(known after apply)  (after [1])
+    6 + route rtb-ccccccc1 10.10.0.0/16 -> pcx-(known after apply)  (after [1])
+    7 + ingress rule sg-cccccccc tcp all ports from 10.0.0.0/16
+    8 + ingress rule sg-cccccccc tcp all ports from 10.10.0.0/16
+    ");
+    let Action::AwsCreateConnection {
+        requester,
+        accepter,
+        ..
+    } = &plan.steps[0].action
+    else {
+        panic!("create first")
+    };
+    assert_eq!(
+        requester,
+        &AwsEnd {
+            scope: scope("us-east-1"),
+            vpc: "vpc-aaaaaaaa".into(),
+            account: ACCOUNT.into()
+        }
+    );
+    assert_eq!(
+        accepter,
+        &AwsEnd {
+            scope: west(),
+            vpc: "vpc-cccccccc".into(),
+            account: "222222222222".into()
+        }
+    );
+    let scopes: Vec<(String, &str)> = plan
+        .steps
+        .iter()
+        .map(|s| {
+            (
+                render::describe(&s.action),
+                s.action.aws_scope().region.as_str(),
+            )
+        })
+        .collect();
+    for (what, region) in &scopes {
+        let west_side = what.starts_with("accept")
+            || what.contains("rtb-ccccccc1")
+            || what.contains("sg-cccccccc")
+            || what.contains("accepter side");
+        assert_eq!(
+            *region,
+            if west_side { "us-west-2" } else { "us-east-1" },
+            "{what}"
+        );
+    }
+    assert!(
+        plan.steps
+            .iter()
+            .filter(|s| s.action.aws_scope().region == "us-west-2")
+            .all(|s| s.action.aws_scope() == &west())
+    );
+}
+
+#[test]
+fn sees_a_cross_account_connection_read_from_both_sides_once() {
+    let mut state = two_accounts();
+    let mut pcx = connection(PCX, "active", owned(NAME));
+    pcx.accepter = crate::state::ConnectionEnd {
+        vpc_id: "vpc-cccccccc".into(),
+        owner_id: "222222222222".into(),
+        region: "us-west-2".into(),
+        allow_dns_resolution: Some(true),
+    };
+    pcx.requester.allow_dns_resolution = Some(true);
+    let seen_by_accepter = crate::state::Connection {
+        tags: Default::default(),
+        ..pcx.clone()
+    };
+    state.region("us-east-1").connections.push(pcx);
+    state.region("us-west-2").connections.push(seen_by_accepter);
+    state
+        .table("rtb-aaaaaaa1")
+        .routes
+        .push(route("10.2.0.0/16", PCX));
+    state
+        .table("rtb-ccccccc1")
+        .routes
+        .extend([route("10.0.0.0/16", PCX), route("10.10.0.0/16", PCX)]);
+    state.region("us-west-2").rules.extend([
+        ingress("sgr-ccccccc1", "sg-cccccccc", "10.0.0.0/16", owned(NAME)),
+        ingress("sgr-ccccccc2", "sg-cccccccc", "10.10.0.0/16", owned(NAME)),
+    ]);
+    let plan = plan_of(&cross_spec(), &state);
+    assert!(
+        plan.is_empty() && plan.conflicts.is_empty(),
+        "{}",
+        show(&plan)
+    );
+    let absent = plan_of(
+        &spec(&peering(
+            NAME,
+            "{vpc: vpc-aaaaaaaa}",
+            "{vpc: vpc-cccccccc, region: us-west-2}",
+            "    absent: true\n",
+        )),
+        &state,
+    );
+    insta::assert_snapshot!(show(&absent), @"
+    0 - route rtb-aaaaaaa1 10.2.0.0/16 -> pcx-11111111
+    1 - route rtb-ccccccc1 10.0.0.0/16 -> pcx-11111111
+    2 - route rtb-ccccccc1 10.10.0.0/16 -> pcx-11111111
+    3 - ingress rule sg-cccccccc tcp all ports from 10.0.0.0/16 (sgr-ccccccc1)
+    4 - ingress rule sg-cccccccc tcp all ports from 10.10.0.0/16 (sgr-ccccccc2)
+    5 - peering connection pcx-11111111 in us-east-1  (after [0, 1, 2, 3, 4])
+    ");
+}
+
+// Owned connections the spec no longer names.
+
+#[test]
+fn reports_owned_connections_missing_from_the_spec_without_touching_them() {
+    let mut state = converged();
+    let region = state.region("us-east-1");
+    let elsewhere = |id: &str, status: &str, tags: Tags| {
+        let mut c = connection(id, status, tags);
+        c.accepter.vpc_id = "vpc-0000ffff".into();
+        c
+    };
+    let extra = [
+        elsewhere("pcx-00000002", "active", owned("old-link")),
+        elsewhere("pcx-00000003", "pending-acceptance", owned("another-link")),
+        elsewhere("pcx-00000004", "failed", owned("old-link")),
+        elsewhere(
+            "pcx-00000005",
+            "active",
+            owned_by("another-owner", "old-link"),
+        ),
+        elsewhere("pcx-00000006", "active", foreign()),
+    ];
+    region.connections.extend(extra);
+    region.connections.push(region.connections[1].clone());
+    let plan = plan_of(&basic(""), &state);
+    assert!(
+        plan.is_empty() && plan.conflicts.is_empty(),
+        "{}",
+        show(&plan)
+    );
+    insta::assert_snapshot!(show(&plan), @"
+    ? another-link pcx-00000003 (pending-acceptance)
+    ? old-link pcx-00000002 (active)
+    ");
+}
+
+// Determinism.
+
+#[test]
+fn same_inputs_give_the_same_plan() {
+    let spec = basic("      dns_resolution: true\n      ipv6: true\n");
+    let mut state = converged();
+    state.connection(PCX).status = ConnectionStatus::Failed;
+    state
+        .table("rtb-aaaaaaa2")
+        .routes
+        .push(route("10.77.0.0/16", PCX));
+    let first = plan_of(&spec, &state);
+    let second = plan_of(&spec, &state.clone());
+    assert_eq!(first, second);
+    assert_eq!(render::json(&first), render::json(&second));
+}
+
+#[test]
+fn basis_follows_the_observed_state() {
+    let (spec, state) = (basic(""), converged());
+    let basis = plan_of(&spec, &state).basis;
+    assert_eq!(basis.len(), 64);
+    assert_eq!(plan_of(&spec, &state.clone()).basis, basis);
+    let mut moved = state.clone();
+    moved.table("rtb-bbbbbbb1").routes[0].state = "blackhole".into();
+    assert_ne!(plan_of(&spec, &moved).basis, basis);
+    assert_eq!(
+        plan_of(&basic("      dns_resolution: false\n"), &state).basis,
+        basis,
+        "the basis is the state's, not the spec's"
+    );
+}
+
+// Rendering.
+
+/// A plan with a bit of everything: `byoc-to-services` has a new rule, a route to
+/// replace, a DNS option to set, a stale route and rule, and a foreign route in
+/// the way; `old-link` is absent and still has a connection; `analytics` is
+/// new; one owned connection is unmanaged.
+fn mixed_plan() -> Plan {
+    let mut state = converged();
+    state.connection(PCX).status = ConnectionStatus::Failed;
+    *state.table("rtb-aaaaaaa1") = table(
+        "rtb-aaaaaaa1",
+        "vpc-aaaaaaaa",
+        "byoc-private",
+        vec![
+            route("10.0.0.0/16", "local"),
+            route("10.1.0.0/16", "igw-aaaaaaaa"),
+        ],
+    );
+    state
+        .table("rtb-aaaaaaa2")
+        .routes
+        .push(route("10.99.0.0/16", PCX));
+    state.remove_rule("sgr-bbbbbbb2");
+    let region = state.region("us-east-1");
+    region
+        .connections
+        .push(connection("pcx-22222222", "active", owned(NAME)));
+    region
+        .connections
+        .last_mut()
+        .expect("just pushed")
+        .requester
+        .allow_dns_resolution = Some(true);
+    let mut https = ingress("sgr-aaaaaaa3", "sg-aaaaaaaa", "10.1.0.0/16", owned(NAME));
+    https.permission = Permission::normalized("tcp", Some(443), Some(443));
+    region.rules.push(https);
+    let mut old = connection("pcx-33333333", "active", owned("old-link"));
+    old.accepter.vpc_id = "vpc-0000ffff".into();
+    region.connections.push(old);
+    region.route_tables.push(table(
+        "rtb-0000ffff",
+        "vpc-0000ffff",
+        "old",
+        vec![route("10.0.0.0/16", "pcx-33333333")],
+    ));
+    let mut unmanaged = connection("pcx-44444444", "active", owned("forgotten"));
+    unmanaged.accepter.vpc_id = "vpc-0000eeee".into();
+    region.connections.push(unmanaged);
+    region.vpcs.push(vpc(
+        "vpc-dddddddd",
+        "analytics",
+        ACCOUNT,
+        &["10.3.0.0/16"],
+        &[],
+    ));
+    region.route_tables.push(table(
+        "rtb-ddddddd1",
+        "vpc-dddddddd",
+        "analytics",
+        vec![route("10.3.0.0/16", "local")],
+    ));
+    let present = peering(NAME, REQUESTER, ACCEPTER, "      dns_resolution: true\n");
+    let absent = peering(
+        "old-link",
+        "{vpc: vpc-aaaaaaaa}",
+        "{vpc: vpc-0000ffff}",
+        "    absent: true\n",
+    );
+    let new = peering(
+        "analytics",
+        "{vpc: vpc-dddddddd}",
+        "{vpc: vpc-bbbbbbbb, route_tables: []}",
+        "      allow: []\n",
+    );
+    plan_of(&spec(&(present + &absent + &new)), &state)
+}
+
+#[test]
+fn mixed_plan_has_every_kind_of_change() {
+    let plan = mixed_plan();
+    insta::assert_snapshot!(show(&plan), @"
+    0 [byoc-to-services] ~ dns resolution from remote vpc on pcx-22222222 (accepter side, us-east-1): false -> true
+    1 [byoc-to-services] ~ route rtb-aaaaaaa2 10.1.0.0/16 -> pcx-22222222 (was pcx-11111111)
+    2 [byoc-to-services] - route rtb-aaaaaaa2 10.99.0.0/16 -> pcx-11111111
+    3 [byoc-to-services] ~ route rtb-bbbbbbb1 10.0.0.0/16 -> pcx-22222222 (was pcx-11111111)
+    4 [byoc-to-services] ~ route rtb-bbbbbbb1 10.10.0.0/16 -> pcx-22222222 (was pcx-11111111)
+    5 [byoc-to-services] - ingress rule sg-aaaaaaaa tcp port 443 from 10.1.0.0/16 (sgr-aaaaaaa3)
+    6 [byoc-to-services] + ingress rule sg-bbbbbbbb tcp all ports from 10.10.0.0/16
+    7 [old-link] - route rtb-0000ffff 10.0.0.0/16 -> pcx-33333333
+    8 [old-link] - peering connection pcx-33333333 in us-east-1  (after [7])
+    9 [analytics] + peering connection vpc-dddddddd (111111111111, us-east-1) -> vpc-bbbbbbbb (111111111111, us-east-1) [Name=analytics, peerctl:owner=byoc-prod, peerctl:peering=analytics]
+    10 [analytics] ~ accept pcx-(known after apply) in us-east-1  (after [9])
+    11 [analytics] + route rtb-ddddddd1 10.1.0.0/16 -> pcx-(known after apply)  (after [10])
+    ! [byoc-to-services] route table rtb-aaaaaaa1 already sends 10.1.0.0/16 to igw-aaaaaaaa, which peerctl does not own
+    ? forgotten pcx-44444444 (active)
+    ");
+    let summary = plan.summary();
+    assert!(
+        summary.add > 0 && summary.change > 0 && summary.destroy > 0 && !plan.conflicts.is_empty()
+    );
+}
+
+#[test]
+fn renders_a_mixed_plan_as_text() {
+    insta::assert_snapshot!(render::text(&mixed_plan(), Style { color: false }));
+}
+
+#[test]
+fn renders_a_mixed_plan_as_json() {
+    let plan = mixed_plan();
+    // The digest changes whenever the state's shape does; the tests above hold what it means.
+    insta::assert_snapshot!(render::json(&plan).replace(&plan.basis, "[sha256 of the state]"));
+}
+
+#[test]
+fn renders_a_converged_plan_as_no_changes() {
+    let plan = plan_of(&basic(""), &converged());
+    insta::assert_snapshot!(render::text(&plan, Style { color: false }), @"
+
+    No changes. Live state matches the spec.
+    ");
+}
+
+#[test]
+fn describes_dns_changes_without_altering_the_case_of_ids_and_roles() {
+    let action = Action::AwsSetDnsResolution {
+        scope: west(),
+        connection: ConnectionRef::Id("pcx-0A1B".into()),
+        side: ConnectionSide::Accepter,
+        allow: true,
+    };
+    insta::assert_snapshot!(render::describe(&action), @"dns resolution from remote vpc on pcx-0A1B (accepter side, us-west-2 (role arn:aws:iam::222222222222:role/PeerCtl)): false -> true");
+}
+
+#[test]
+fn colours_symbols_only_when_asked() {
+    let plan = plan_of(&basic(""), &fresh());
+    assert!(!render::text(&plan, Style { color: false }).contains('\x1b'));
+    assert!(render::text(&plan, Style { color: true }).contains("\x1b[32m+\x1b[0m"));
+}
