@@ -19,10 +19,7 @@ pub const OTHER_ROLE: &str = "arn:aws:iam::111111111111:role/peerctl";
 pub const MAIN_ACCOUNT: &str = "123456789012";
 
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
 /// moto's server: `PEERCTL_MOTO_SERVER`, else the project's `.venv`, else PATH.
@@ -55,10 +52,7 @@ impl Moto {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?;
-        let moto = Moto {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        };
+        let moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}") };
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             if Instant::now() > deadline {
@@ -71,9 +65,7 @@ impl Moto {
 
     /// A handle on a server someone else started (the demo's); never stopped by us.
     pub fn attach(endpoint: String) -> Moto {
-        let child = Command::new("true")
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot spawn `true`: {e}"));
+        let child = Command::new("true").spawn().unwrap_or_else(|e| panic!("cannot spawn `true`: {e}"));
         Moto { child, endpoint }
     }
 
@@ -85,10 +77,7 @@ impl Moto {
             ("AWS_SECRET_ACCESS_KEY", "testing".into()),
             ("AWS_EC2_METADATA_DISABLED", "true".into()),
             ("AWS_CONFIG_FILE", "/nonexistent/peerctl-test-config".into()),
-            (
-                "AWS_SHARED_CREDENTIALS_FILE",
-                "/nonexistent/peerctl-test-credentials".into(),
-            ),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/peerctl-test-credentials".into()),
         ]
     }
 
@@ -97,9 +86,7 @@ impl Moto {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.to_string()))
             .endpoint_url(&self.endpoint)
-            .credentials_provider(aws_sdk_ec2::config::Credentials::new(
-                "testing", "testing", None, None, "test",
-            ));
+            .credentials_provider(aws_sdk_ec2::config::Credentials::new("testing", "testing", None, None, "test"));
         if role_arn.is_none() {
             return Client::new(&loader.load().await);
         }
@@ -134,106 +121,50 @@ pub struct TestVpc {
 }
 
 pub fn tag_spec(kind: ResourceType, name: &str) -> TagSpecification {
-    TagSpecification::builder()
-        .resource_type(kind)
-        .tags(Tag::builder().key("Name").value(name).build())
-        .build()
+    TagSpecification::builder().resource_type(kind).tags(Tag::builder().key("Name").value(name).build()).build()
 }
 
 /// Creates `{name}-vpc` with `cidr`, `{name}-private-route-table` and security group `{name}`.
 pub async fn create_vpc(ec2: &Client, name: &str, cidr: &str) -> Result<TestVpc> {
-    let vpc = ec2
-        .create_vpc()
-        .cidr_block(cidr)
-        .tag_specifications(tag_spec(ResourceType::Vpc, &format!("{name}-vpc")))
-        .send()
-        .await?;
-    let id = vpc
-        .vpc()
-        .and_then(|v| v.vpc_id())
-        .ok_or("no vpc id")?
-        .to_string();
+    let vpc = ec2.create_vpc().cidr_block(cidr).tag_specifications(tag_spec(ResourceType::Vpc, &format!("{name}-vpc"))).send().await?;
+    let id = vpc.vpc().and_then(|v| v.vpc_id()).ok_or("no vpc id")?.to_string();
     let table = ec2
         .create_route_table()
         .vpc_id(&id)
-        .tag_specifications(tag_spec(
-            ResourceType::RouteTable,
-            &format!("{name}-private-route-table"),
-        ))
+        .tag_specifications(tag_spec(ResourceType::RouteTable, &format!("{name}-private-route-table")))
         .send()
         .await?;
-    let route_table = table
-        .route_table()
-        .and_then(|t| t.route_table_id())
-        .ok_or("no route table id")?
-        .to_string();
-    let group = ec2
-        .create_security_group()
-        .vpc_id(&id)
-        .group_name(name)
-        .description(format!("{name} services"))
-        .send()
-        .await?;
+    let route_table = table.route_table().and_then(|t| t.route_table_id()).ok_or("no route table id")?.to_string();
+    let group = ec2.create_security_group().vpc_id(&id).group_name(name).description(format!("{name} services")).send().await?;
     let security_group = group.group_id().ok_or("no group id")?.to_string();
-    Ok(TestVpc {
-        id,
-        route_table,
-        security_group,
-    })
+    Ok(TestVpc { id, route_table, security_group })
 }
 
 /// Routes of a table as (destination, target).
 pub async fn routes(ec2: &Client, table: &str) -> Result<Vec<(String, String)>> {
-    let out = ec2
-        .describe_route_tables()
-        .route_table_ids(table)
-        .send()
-        .await?;
+    let out = ec2.describe_route_tables().route_table_ids(table).send().await?;
     Ok(out
         .route_tables()
         .iter()
         .flat_map(|t| t.routes())
         .map(|r| {
-            let dest = r
-                .destination_cidr_block()
-                .or(r.destination_ipv6_cidr_block())
-                .unwrap_or_default()
-                .to_string();
-            let target = r
-                .vpc_peering_connection_id()
-                .or(r.gateway_id())
-                .unwrap_or_default()
-                .to_string();
+            let dest = r.destination_cidr_block().or(r.destination_ipv6_cidr_block()).unwrap_or_default().to_string();
+            let target = r.vpc_peering_connection_id().or(r.gateway_id()).unwrap_or_default().to_string();
             (dest, target)
         })
         .collect())
 }
 
 /// Ingress rules of a group as (protocol, from, to, cidr, tags).
-pub async fn ingress_rules(
-    ec2: &Client,
-    group: &str,
-) -> Result<Vec<(String, i32, i32, String, Vec<(String, String)>)>> {
-    let out = ec2
-        .describe_security_group_rules()
-        .filters(Filter::builder().name("group-id").values(group).build())
-        .send()
-        .await?;
+pub async fn ingress_rules(ec2: &Client, group: &str) -> Result<Vec<(String, i32, i32, String, Vec<(String, String)>)>> {
+    let out = ec2.describe_security_group_rules().filters(Filter::builder().name("group-id").values(group).build()).send().await?;
     Ok(out
         .security_group_rules()
         .iter()
         .filter(|r| r.is_egress() != Some(true))
         .map(|r| {
-            let tags = r
-                .tags()
-                .iter()
-                .map(|t| {
-                    (
-                        t.key().unwrap_or_default().to_string(),
-                        t.value().unwrap_or_default().to_string(),
-                    )
-                })
-                .collect();
+            let tags =
+                r.tags().iter().map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string())).collect();
             (
                 r.ip_protocol().unwrap_or_default().to_string(),
                 r.from_port().unwrap_or(-1),
@@ -253,21 +184,10 @@ pub async fn connections(ec2: &Client) -> Result<Vec<(String, String, String, St
         .iter()
         .map(|c| {
             (
-                c.vpc_peering_connection_id()
-                    .unwrap_or_default()
-                    .to_string(),
-                c.status()
-                    .and_then(|s| s.code())
-                    .map(|c| c.as_str().to_string())
-                    .unwrap_or_default(),
-                c.requester_vpc_info()
-                    .and_then(|v| v.vpc_id())
-                    .unwrap_or_default()
-                    .to_string(),
-                c.accepter_vpc_info()
-                    .and_then(|v| v.vpc_id())
-                    .unwrap_or_default()
-                    .to_string(),
+                c.vpc_peering_connection_id().unwrap_or_default().to_string(),
+                c.status().and_then(|s| s.code()).map(|c| c.as_str().to_string()).unwrap_or_default(),
+                c.requester_vpc_info().and_then(|v| v.vpc_id()).unwrap_or_default().to_string(),
+                c.accepter_vpc_info().and_then(|v| v.vpc_id()).unwrap_or_default().to_string(),
             )
         })
         .collect())
@@ -279,38 +199,18 @@ pub fn peerctl_bin() -> PathBuf {
         return PathBuf::from(path);
     }
     let exe = std::env::current_exe().unwrap_or_default();
-    let dir = exe
-        .parent()
-        .map(|d| {
-            if d.ends_with("deps") {
-                d.parent().unwrap_or(d)
-            } else {
-                d
-            }
-        })
-        .unwrap_or(Path::new("."));
+    let dir = exe.parent().map(|d| if d.ends_with("deps") { d.parent().unwrap_or(d) } else { d }).unwrap_or(Path::new("."));
     dir.join("peerctl")
 }
 
 /// Runs peerctl with `args`, pointed at `moto`, in `dir` (where spec files are).
 pub fn peerctl(moto: &Moto, dir: &Path, args: &[&str]) -> Output {
     let bin = peerctl_bin();
-    assert!(
-        bin.exists(),
-        "{} is missing: build it first (`cargo build -p peerctl`, done by `./just test`)",
-        bin.display()
-    );
+    assert!(bin.exists(), "{} is missing: build it first (`cargo build -p peerctl`, done by `./just test`)", bin.display());
     let mut command = Command::new(bin);
-    command
-        .args(args)
-        .current_dir(dir)
-        .env_remove("RUST_LOG")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null());
+    command.args(args).current_dir(dir).env_remove("RUST_LOG").env("NO_COLOR", "1").stdin(Stdio::null());
     for (key, value) in moto.env() {
         command.env(key, value);
     }
-    command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run peerctl: {e}"))
+    command.output().unwrap_or_else(|e| panic!("cannot run peerctl: {e}"))
 }

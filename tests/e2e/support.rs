@@ -13,14 +13,12 @@ impl Workdir {
     pub fn new(test: &str) -> Workdir {
         let path = std::env::temp_dir().join(format!("peerctl-e2e-{test}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path)
-            .unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
+        std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
         Workdir { path }
     }
 
     pub fn write(&self, name: &str, text: &str) {
-        std::fs::write(self.path.join(name), text)
-            .unwrap_or_else(|e| panic!("cannot write {name}: {e}"));
+        std::fs::write(self.path.join(name), text).unwrap_or_else(|e| panic!("cannot write {name}: {e}"));
     }
 }
 
@@ -48,26 +46,15 @@ impl Run {
 
     /// Panics with the whole output unless the exit code is `code`.
     pub fn expect(self, code: i32) -> Run {
-        assert_eq!(
-            self.code, code,
-            "exit code\n--- stdout\n{}\n--- stderr\n{}",
-            self.stdout, self.stderr
-        );
+        assert_eq!(self.code, code, "exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
         self
     }
 
     /// The number of mutating API calls `-v` reported.
     pub fn writes(&self) -> u64 {
-        let line = self
-            .stderr
-            .lines()
-            .find(|l| l.starts_with("aws api calls:"))
-            .unwrap_or_else(|| panic!("no call counts in:\n{}", self.stderr));
-        let writes = line
-            .split(" reads, ")
-            .nth(1)
-            .and_then(|rest| rest.split(' ').next())
-            .and_then(|n| n.parse().ok());
+        let line =
+            self.stderr.lines().find(|l| l.starts_with("aws api calls:")).unwrap_or_else(|| panic!("no call counts in:\n{}", self.stderr));
+        let writes = line.split(" reads, ").nth(1).and_then(|rest| rest.split(' ').next()).and_then(|n| n.parse().ok());
         writes.unwrap_or_else(|| panic!("cannot read the write count in `{line}`"))
     }
 }

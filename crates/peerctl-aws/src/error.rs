@@ -12,43 +12,22 @@ where
     let (code, message) = match &error {
         SdkError::ServiceError(service) => {
             let inner = service.err();
-            (
-                inner.code().unwrap_or("Unknown").to_string(),
-                inner.message().unwrap_or("").to_string(),
-            )
+            (inner.code().unwrap_or("Unknown").to_string(), inner.message().unwrap_or("").to_string())
         }
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             return ProviderError::Unavailable(format!("{operation}: {}", describe_chain(&error)));
         }
         _ => return ProviderError::Other(format!("{operation}: {}", describe_chain(&error))),
     };
-    let text = if message.is_empty() {
-        format!("{operation}: {code}")
-    } else {
-        format!("{operation}: {code}: {message}")
-    };
+    let text = if message.is_empty() { format!("{operation}: {code}") } else { format!("{operation}: {code}: {message}") };
     match code.as_str() {
-        "RequestLimitExceeded"
-        | "Throttling"
-        | "ThrottlingException"
-        | "TooManyRequestsException" => ProviderError::Throttled(text),
-        "InternalError" | "InternalFailure" | "ServiceUnavailable" | "Unavailable" => {
-            ProviderError::Unavailable(text)
-        }
-        "RouteAlreadyExists"
-        | "InvalidPermission.Duplicate"
-        | "VpcPeeringConnectionAlreadyExists" => ProviderError::AlreadyExists(text),
-        "UnauthorizedOperation"
-        | "AccessDenied"
-        | "AccessDeniedException"
-        | "AuthFailure"
-        | "InvalidClientTokenId" => {
+        "RequestLimitExceeded" | "Throttling" | "ThrottlingException" | "TooManyRequestsException" => ProviderError::Throttled(text),
+        "InternalError" | "InternalFailure" | "ServiceUnavailable" | "Unavailable" => ProviderError::Unavailable(text),
+        "RouteAlreadyExists" | "InvalidPermission.Duplicate" | "VpcPeeringConnectionAlreadyExists" => ProviderError::AlreadyExists(text),
+        "UnauthorizedOperation" | "AccessDenied" | "AccessDeniedException" | "AuthFailure" | "InvalidClientTokenId" => {
             ProviderError::PermissionDenied(format!("{}: {text}", iam_action(operation)))
         }
-        code if code.ends_with(".NotFound")
-            || code.ends_with(".Malformed")
-                && code.starts_with("InvalidVpcPeeringConnectionID") =>
-        {
+        code if code.ends_with(".NotFound") || code.ends_with(".Malformed") && code.starts_with("InvalidVpcPeeringConnectionID") => {
             ProviderError::NotFound(text)
         }
         _ => ProviderError::Other(text),

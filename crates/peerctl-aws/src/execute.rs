@@ -3,10 +3,7 @@
 
 use crate::error::classify;
 use crate::{AwsProvider, convert};
-use aws_sdk_ec2::types::{
-    Filter, IpPermission, IpRange, Ipv6Range, PeeringConnectionOptionsRequest, ResourceType, Tag,
-    TagSpecification,
-};
+use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, PeeringConnectionOptionsRequest, ResourceType, Tag, TagSpecification};
 use ipnet::IpNet;
 use peerctl_core::plan::{Action, AwsEnd, ConnectionRef, ConnectionSide};
 use peerctl_core::state::{ConnectionStatus, Ownership, Permission, TAG_OWNER, TAG_PEERING, Tags};
@@ -15,51 +12,28 @@ use peerctl_engine::{Outcome, ProviderError};
 type Result<T> = std::result::Result<T, ProviderError>;
 
 pub(crate) async fn execute(provider: &AwsProvider, action: &Action) -> Result<Outcome> {
-    let client = provider.client(action.aws_scope()).await;
+    let Some(scope) = action.aws_scope() else {
+        return Err(ProviderError::Other(format!("not an AWS action: {action:?}")));
+    };
+    let client = provider.client(scope).await;
     match action {
-        Action::AwsCreateConnection {
-            requester,
-            accepter,
-            tags,
-        } => create_connection(provider, &client, requester, accepter, tags).await,
-        Action::AwsAcceptConnection { connection, .. } => {
-            accept(provider, &client, id(connection)?).await
-        }
-        Action::AwsSetDnsResolution {
-            connection,
-            side,
-            allow,
-            ..
-        } => {
-            let options = PeeringConnectionOptionsRequest::builder()
-                .allow_dns_resolution_from_remote_vpc(*allow)
-                .build();
-            let request = client
-                .modify_vpc_peering_connection_options()
-                .vpc_peering_connection_id(id(connection)?);
+        Action::AwsCreateConnection { requester, accepter, tags } => create_connection(provider, &client, requester, accepter, tags).await,
+        Action::AwsAcceptConnection { connection, .. } => accept(provider, &client, id(connection)?).await,
+        Action::AwsSetDnsResolution { connection, side, allow, .. } => {
+            let options = PeeringConnectionOptionsRequest::builder().allow_dns_resolution_from_remote_vpc(*allow).build();
+            let request = client.modify_vpc_peering_connection_options().vpc_peering_connection_id(id(connection)?);
             let request = match side {
                 ConnectionSide::Requester => request.requester_peering_connection_options(options),
                 ConnectionSide::Accepter => request.accepter_peering_connection_options(options),
             };
             provider.count("ModifyVpcPeeringConnectionOptions");
-            request
-                .send()
-                .await
-                .map_err(|e| classify("ModifyVpcPeeringConnectionOptions", e))?;
+            request.send().await.map_err(|e| classify("ModifyVpcPeeringConnectionOptions", e))?;
             Ok(Outcome::Done)
         }
-        Action::AwsCreateRoute {
-            route_table,
-            destination,
-            connection,
-            ..
-        } => create_route(provider, &client, route_table, destination, id(connection)?).await,
-        Action::AwsReplaceRoute {
-            route_table,
-            destination,
-            connection,
-            ..
-        } => {
+        Action::AwsCreateRoute { route_table, destination, connection, .. } => {
+            create_route(provider, &client, route_table, destination, id(connection)?).await
+        }
+        Action::AwsReplaceRoute { route_table, destination, connection, .. } => {
             provider.count("ReplaceRoute");
             let request = with_destination(
                 client.replace_route().route_table_id(route_table),
@@ -67,18 +41,10 @@ pub(crate) async fn execute(provider: &AwsProvider, action: &Action) -> Result<O
                 |r, v4| r.destination_cidr_block(v4),
                 |r, v6| r.destination_ipv6_cidr_block(v6),
             );
-            request
-                .vpc_peering_connection_id(id(connection)?)
-                .send()
-                .await
-                .map_err(|e| classify("ReplaceRoute", e))?;
+            request.vpc_peering_connection_id(id(connection)?).send().await.map_err(|e| classify("ReplaceRoute", e))?;
             Ok(Outcome::Done)
         }
-        Action::AwsDeleteRoute {
-            route_table,
-            destination,
-            ..
-        } => {
+        Action::AwsDeleteRoute { route_table, destination, .. } => {
             provider.count("DeleteRoute");
             let request = with_destination(
                 client.delete_route().route_table_id(route_table),
@@ -88,59 +54,25 @@ pub(crate) async fn execute(provider: &AwsProvider, action: &Action) -> Result<O
             );
             done_unless_error(request.send().await.map_err(|e| classify("DeleteRoute", e)))
         }
-        Action::AwsAuthorizeIngress {
-            group,
-            permission,
-            source,
-            description,
-            tags,
-            ..
-        } => {
-            authorize(
-                provider,
-                &client,
-                group,
-                permission,
-                source,
-                description,
-                tags,
-            )
-            .await
+        Action::AwsAuthorizeIngress { group, permission, source, description, tags, .. } => {
+            authorize(provider, &client, group, permission, source, description, tags).await
         }
-        Action::AwsRevokeIngress {
-            group,
-            permission,
-            source,
-            ..
-        } => {
+        Action::AwsRevokeIngress { group, permission, source, .. } => {
             provider.count("RevokeSecurityGroupIngress");
-            let request = client
-                .revoke_security_group_ingress()
-                .group_id(group)
-                .ip_permissions(ip_permission(permission, source, None));
-            done_unless_error(
-                request
-                    .send()
-                    .await
-                    .map_err(|e| classify("RevokeSecurityGroupIngress", e)),
-            )
+            let request = client.revoke_security_group_ingress().group_id(group).ip_permissions(ip_permission(permission, source, None));
+            done_unless_error(request.send().await.map_err(|e| classify("RevokeSecurityGroupIngress", e)))
         }
         Action::AwsDeleteConnection { connection, .. } => {
             provider.count("DeleteVpcPeeringConnection");
-            let result = client
-                .delete_vpc_peering_connection()
-                .vpc_peering_connection_id(connection)
-                .send()
-                .await;
+            let result = client.delete_vpc_peering_connection().vpc_peering_connection_id(connection).send().await;
             done_unless_error(result.map_err(|e| classify("DeleteVpcPeeringConnection", e)))
         }
+        _ => Err(ProviderError::Other(format!("not an AWS action: {action:?}"))),
     }
 }
 
 fn id(connection: &ConnectionRef) -> Result<&str> {
-    connection
-        .id()
-        .ok_or_else(|| ProviderError::Other("the connection of this step was not created".into()))
+    connection.id().ok_or_else(|| ProviderError::Other("the connection of this step was not created".into()))
 }
 
 /// Deleting what is already gone is success.
@@ -151,12 +83,7 @@ fn done_unless_error<T>(result: Result<T>) -> Result<Outcome> {
     }
 }
 
-fn with_destination<R>(
-    request: R,
-    destination: &IpNet,
-    v4: impl FnOnce(R, String) -> R,
-    v6: impl FnOnce(R, String) -> R,
-) -> R {
+fn with_destination<R>(request: R, destination: &IpNet, v4: impl FnOnce(R, String) -> R, v6: impl FnOnce(R, String) -> R) -> R {
     match destination {
         IpNet::V4(_) => v4(request, destination.to_string()),
         IpNet::V6(_) => v6(request, destination.to_string()),
@@ -164,13 +91,8 @@ fn with_destination<R>(
 }
 
 fn tag_specification(kind: ResourceType, tags: &Tags) -> TagSpecification {
-    let tags = tags
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build());
-    TagSpecification::builder()
-        .resource_type(kind)
-        .set_tags(Some(tags.collect()))
-        .build()
+    let tags = tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build());
+    TagSpecification::builder().resource_type(kind).set_tags(Some(tags.collect())).build()
 }
 
 /// Creates the connection, tagged at creation so it is never unowned. When the
@@ -195,26 +117,16 @@ async fn create_connection(
         request = request.peer_region(&accepter.scope.region);
     }
     provider.count("CreateVpcPeeringConnection");
-    match request
-        .send()
-        .await
-        .map_err(|e| classify("CreateVpcPeeringConnection", e))
-    {
+    match request.send().await.map_err(|e| classify("CreateVpcPeeringConnection", e)) {
         Ok(output) => {
-            let id = output
-                .vpc_peering_connection()
-                .and_then(|c| c.vpc_peering_connection_id());
-            let id = id.ok_or_else(|| {
-                ProviderError::Other("CreateVpcPeeringConnection returned no connection id".into())
-            })?;
+            let id = output.vpc_peering_connection().and_then(|c| c.vpc_peering_connection_id());
+            let id = id.ok_or_else(|| ProviderError::Other("CreateVpcPeeringConnection returned no connection id".into()))?;
             Ok(Outcome::Created(id.to_string()))
         }
-        Err(error) if error.is_retryable() => {
-            match find_owned(provider, client, requester, accepter, tags).await? {
-                Some(id) => Ok(Outcome::Created(id)),
-                None => Err(error),
-            }
-        }
+        Err(error) if error.is_retryable() => match find_owned(provider, client, requester, accepter, tags).await? {
+            Some(id) => Ok(Outcome::Created(id)),
+            None => Err(error),
+        },
         Err(error) => Err(error),
     }
 }
@@ -228,25 +140,14 @@ async fn find_owned(
     tags: &Tags,
 ) -> Result<Option<String>> {
     provider.count("DescribeVpcPeeringConnections");
-    let filter = Filter::builder()
-        .name("requester-vpc-info.vpc-id")
-        .values(&requester.vpc)
-        .build();
-    let output = client
-        .describe_vpc_peering_connections()
-        .filters(filter)
-        .send()
-        .await
-        .map_err(|e| classify("DescribeVpcPeeringConnections", e))?;
+    let filter = Filter::builder().name("requester-vpc-info.vpc-id").values(&requester.vpc).build();
+    let output =
+        client.describe_vpc_peering_connections().filters(filter).send().await.map_err(|e| classify("DescribeVpcPeeringConnections", e))?;
     let owner = (tags.get(TAG_OWNER), tags.get(TAG_PEERING));
     for raw in output.vpc_peering_connections() {
         let connection = convert::connection(raw)?;
-        let same_vpcs = connection.requester.vpc_id == requester.vpc
-            && connection.accepter.vpc_id == accepter.vpc;
-        let ours = (
-            connection.tags.get(TAG_OWNER),
-            connection.tags.get(TAG_PEERING),
-        ) == owner;
+        let same_vpcs = connection.requester.vpc_id == requester.vpc && connection.accepter.vpc_id == accepter.vpc;
+        let ours = (connection.tags.get(TAG_OWNER), connection.tags.get(TAG_PEERING)) == owner;
         if same_vpcs && ours && !connection.status.is_terminal() {
             return Ok(Some(connection.id));
         }
@@ -257,12 +158,7 @@ async fn find_owned(
 /// Accepting a connection that is already active is success.
 async fn accept(provider: &AwsProvider, client: &aws_sdk_ec2::Client, id: &str) -> Result<Outcome> {
     provider.count("AcceptVpcPeeringConnection");
-    let error = match client
-        .accept_vpc_peering_connection()
-        .vpc_peering_connection_id(id)
-        .send()
-        .await
-    {
+    let error = match client.accept_vpc_peering_connection().vpc_peering_connection_id(id).send().await {
         Ok(_) => return Ok(Outcome::Done),
         Err(error) => classify("AcceptVpcPeeringConnection", error),
     };
@@ -300,66 +196,36 @@ async fn create_route(
         |r, v4| r.destination_cidr_block(v4),
         |r, v6| r.destination_ipv6_cidr_block(v6),
     );
-    match request
-        .vpc_peering_connection_id(connection)
-        .send()
-        .await
-        .map_err(|e| classify("CreateRoute", e))
-    {
+    match request.vpc_peering_connection_id(connection).send().await.map_err(|e| classify("CreateRoute", e)) {
         Ok(_) => Ok(Outcome::Done),
         Err(ProviderError::AlreadyExists(text)) => {
             provider.count("DescribeRouteTables");
-            let output = client
-                .describe_route_tables()
-                .route_table_ids(table)
-                .send()
-                .await
-                .map_err(|e| classify("DescribeRouteTables", e))?;
-            let tables: Vec<_> = output
-                .route_tables()
-                .iter()
-                .map(convert::route_table)
-                .collect::<Result<_>>()?;
-            let same = tables
-                .iter()
-                .flat_map(|t| &t.routes)
-                .any(|r| r.destination == *destination && r.target == connection);
+            let output =
+                client.describe_route_tables().route_table_ids(table).send().await.map_err(|e| classify("DescribeRouteTables", e))?;
+            let tables: Vec<_> = output.route_tables().iter().map(convert::route_table).collect::<Result<_>>()?;
+            let same = tables.iter().flat_map(|t| &t.routes).any(|r| r.destination == *destination && r.target == connection);
             if same {
                 Ok(Outcome::Done)
             } else {
-                Err(ProviderError::Conflict(format!(
-                    "{text}; it targets something other than {connection}"
-                )))
+                Err(ProviderError::Conflict(format!("{text}; it targets something other than {connection}")))
             }
         }
         Err(error) => Err(error),
     }
 }
 
-fn ip_permission(
-    permission: &Permission,
-    source: &IpNet,
-    description: Option<&str>,
-) -> IpPermission {
+fn ip_permission(permission: &Permission, source: &IpNet, description: Option<&str>) -> IpPermission {
     let mut builder = IpPermission::builder().ip_protocol(&permission.protocol);
     if permission.protocol != "-1" {
-        builder = builder
-            .from_port(permission.from_port)
-            .to_port(permission.to_port);
+        builder = builder.from_port(permission.from_port).to_port(permission.to_port);
     }
     match source {
-        IpNet::V4(_) => builder.ip_ranges(
-            IpRange::builder()
-                .cidr_ip(source.to_string())
-                .set_description(description.map(str::to_string))
-                .build(),
-        ),
-        IpNet::V6(_) => builder.ipv6_ranges(
-            Ipv6Range::builder()
-                .cidr_ipv6(source.to_string())
-                .set_description(description.map(str::to_string))
-                .build(),
-        ),
+        IpNet::V4(_) => {
+            builder.ip_ranges(IpRange::builder().cidr_ip(source.to_string()).set_description(description.map(str::to_string)).build())
+        }
+        IpNet::V6(_) => {
+            builder.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(source.to_string()).set_description(description.map(str::to_string)).build())
+        }
     }
     .build()
 }
@@ -379,11 +245,7 @@ async fn authorize(
         .group_id(group)
         .ip_permissions(ip_permission(permission, source, Some(description)))
         .tag_specifications(tag_specification(ResourceType::SecurityGroupRule, tags));
-    match request
-        .send()
-        .await
-        .map_err(|e| classify("AuthorizeSecurityGroupIngress", e))
-    {
+    match request.send().await.map_err(|e| classify("AuthorizeSecurityGroupIngress", e)) {
         Ok(_) => Ok(Outcome::Done),
         Err(ProviderError::AlreadyExists(text)) => {
             provider.count("DescribeSecurityGroupRules");
@@ -394,26 +256,14 @@ async fn authorize(
                 .send()
                 .await
                 .map_err(|e| classify("DescribeSecurityGroupRules", e))?;
-            let (owner, peering) = (
-                tags.get(TAG_OWNER).cloned().unwrap_or_default(),
-                tags.get(TAG_PEERING).cloned().unwrap_or_default(),
-            );
-            let ours = output
-                .security_group_rules()
-                .iter()
-                .filter_map(|r| convert::rule(r).ok())
-                .any(|r| {
-                    !r.egress
-                        && r.permission == *permission
-                        && r.source == Some(*source)
-                        && Ownership::of(&r.tags).is(&owner, &peering)
-                });
+            let (owner, peering) = (tags.get(TAG_OWNER).cloned().unwrap_or_default(), tags.get(TAG_PEERING).cloned().unwrap_or_default());
+            let ours = output.security_group_rules().iter().filter_map(|r| convert::rule(r).ok()).any(|r| {
+                !r.egress && r.permission == *permission && r.source == Some(*source) && Ownership::of(&r.tags).is(&owner, &peering)
+            });
             if ours {
                 Ok(Outcome::Done)
             } else {
-                Err(ProviderError::Conflict(format!(
-                    "{text}; the existing rule is not owned by this peering"
-                )))
+                Err(ProviderError::Conflict(format!("{text}; the existing rule is not owned by this peering")))
             }
         }
         Err(error) => Err(error),

@@ -39,12 +39,7 @@ impl AwsProvider {
     }
 
     fn count(&self, operation: &'static str) {
-        *self
-            .calls
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(operation)
-            .or_default() += 1;
+        *self.calls.lock().unwrap_or_else(|e| e.into_inner()).entry(operation).or_default() += 1;
     }
 
     async fn client(&self, scope: &AwsScope) -> Client {
@@ -61,8 +56,7 @@ impl AwsProvider {
 /// The SDK's standard chain (environment, profiles, SSO, instance roles,
 /// `AWS_ENDPOINT_URL`), narrowed to the scope's profile and assumed role.
 async fn sdk_config(scope: &AwsScope) -> SdkConfig {
-    let mut loader =
-        aws_config::defaults(BehaviorVersion::latest()).region(Region::new(scope.region.clone()));
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(scope.region.clone()));
     if let Some(profile) = &scope.profile {
         loader = loader.profile_name(profile);
     }
@@ -70,14 +64,8 @@ async fn sdk_config(scope: &AwsScope) -> SdkConfig {
     let Some(role_arn) = &scope.role_arn else {
         return base;
     };
-    let assumed = aws_config::sts::AssumeRoleProvider::builder(role_arn)
-        .session_name("peerctl")
-        .configure(&base)
-        .build()
-        .await;
-    base.into_builder()
-        .credentials_provider(aws_sdk_ec2::config::SharedCredentialsProvider::new(assumed))
-        .build()
+    let assumed = aws_config::sts::AssumeRoleProvider::builder(role_arn).session_name("peerctl").configure(&base).build().await;
+    base.into_builder().credentials_provider(aws_sdk_ec2::config::SharedCredentialsProvider::new(assumed)).build()
 }
 
 #[async_trait]

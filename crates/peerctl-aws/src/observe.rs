@@ -36,13 +36,8 @@ pub(crate) async fn observe(provider: &AwsProvider, spec: &Spec) -> Result<State
             };
         }
     }
-    let regions = try_join_all(
-        wanted
-            .iter()
-            .map(|(scope, wanted)| observe_scope(provider, scope, wanted)),
-    )
-    .await?;
-    Ok(State { aws: regions })
+    let regions = try_join_all(wanted.iter().map(|(scope, wanted)| observe_scope(provider, scope, wanted))).await?;
+    Ok(State { aws: regions, ..State::default() })
 }
 
 /// Pages through one Describe call, converting each item.
@@ -61,24 +56,14 @@ macro_rules! paged {
     }};
 }
 
-async fn observe_scope(
-    provider: &AwsProvider,
-    scope: &AwsScope,
-    wanted: &Wanted,
-) -> Result<AwsRegionState, ProviderError> {
+async fn observe_scope(provider: &AwsProvider, scope: &AwsScope, wanted: &Wanted) -> Result<AwsRegionState, ProviderError> {
     let client = provider.client(scope).await;
     let vpc_filter = match (wanted.ids.is_empty(), wanted.names.is_empty()) {
         (false, true) => vec![filter("vpc-id", &wanted.ids)],
         (true, false) => vec![filter("tag:Name", &wanted.names)],
         _ => vec![], // ids and names: EC2 ANDs filters, so read the region's VPCs
     };
-    let vpcs = paged!(
-        provider,
-        "DescribeVpcs",
-        client.describe_vpcs().set_filters(Some(vpc_filter)),
-        vpcs,
-        convert::vpc
-    );
+    let vpcs = paged!(provider, "DescribeVpcs", client.describe_vpcs().set_filters(Some(vpc_filter)), vpcs, convert::vpc);
     let vpc_ids: BTreeSet<String> = vpcs.iter().map(|v| v.id.clone()).collect();
     let connections = async {
         Ok::<_, ProviderError>(paged!(
@@ -90,12 +75,7 @@ async fn observe_scope(
         ))
     };
     if vpc_ids.is_empty() {
-        return Ok(AwsRegionState {
-            scope: scope.clone(),
-            vpcs,
-            connections: connections.await?,
-            ..Default::default()
-        });
+        return Ok(AwsRegionState { scope: scope.clone(), vpcs, connections: connections.await?, ..Default::default() });
     }
     let tables = async {
         let mut all = Vec::new();
@@ -103,9 +83,7 @@ async fn observe_scope(
             all.extend(paged!(
                 provider,
                 "DescribeRouteTables",
-                client
-                    .describe_route_tables()
-                    .filters(filter("vpc-id", &chunk)),
+                client.describe_route_tables().filters(filter("vpc-id", &chunk)),
                 route_tables,
                 convert::route_table
             ));
@@ -118,45 +96,30 @@ async fn observe_scope(
             all.extend(paged!(
                 provider,
                 "DescribeSecurityGroups",
-                client
-                    .describe_security_groups()
-                    .filters(filter("vpc-id", &chunk)),
+                client.describe_security_groups().filters(filter("vpc-id", &chunk)),
                 security_groups,
                 convert::security_group
             ));
         }
         Ok::<_, ProviderError>(all)
     };
-    let (route_tables, security_groups, connections) =
-        futures::try_join!(tables, groups, connections)?;
+    let (route_tables, security_groups, connections) = futures::try_join!(tables, groups, connections)?;
     let group_ids: BTreeSet<String> = security_groups.iter().map(|g| g.id.clone()).collect();
     let mut rules = Vec::new();
     for chunk in chunks(&group_ids) {
         rules.extend(paged!(
             provider,
             "DescribeSecurityGroupRules",
-            client
-                .describe_security_group_rules()
-                .filters(filter("group-id", &chunk)),
+            client.describe_security_group_rules().filters(filter("group-id", &chunk)),
             security_group_rules,
             convert::rule
         ));
     }
-    Ok(AwsRegionState {
-        scope: scope.clone(),
-        vpcs,
-        route_tables,
-        security_groups,
-        rules,
-        connections,
-    })
+    Ok(AwsRegionState { scope: scope.clone(), vpcs, route_tables, security_groups, rules, connections })
 }
 
 fn filter<'a>(name: &str, values: impl IntoIterator<Item = &'a String>) -> Filter {
-    Filter::builder()
-        .name(name)
-        .set_values(Some(values.into_iter().cloned().collect()))
-        .build()
+    Filter::builder().name(name).set_values(Some(values.into_iter().cloned().collect())).build()
 }
 
 fn chunks(values: &BTreeSet<String>) -> Vec<Vec<String>> {

@@ -14,11 +14,7 @@ pub fn load(file: &str, text: &str) -> Result<Spec, Diagnostics> {
             check_spec(&spec, &mut diags);
             diags.into_result(spec)
         }
-        None => diags.into_result(Spec {
-            file: file.into(),
-            owner: String::new(),
-            peerings: Vec::new(),
-        }),
+        None => diags.into_result(Spec { file: file.into(), owner: String::new(), owner_loc: Loc::default(), peerings: Vec::new() }),
     }
 }
 
@@ -36,40 +32,23 @@ fn decode_spec(file: &str, root: &Node, diags: &mut Diagnostics) -> Option<Spec>
     let top = Loc::new(1, 1);
     if let Some(version) = fields.require("version", "add `version: 1` at the top", diags, top) {
         if version.value != Value::Int(i64::from(SPEC_VERSION)) {
-            diags.error_with_hint(
-                version.loc,
-                "unsupported spec version",
-                "this peerctl reads `version: 1`",
-            );
+            diags.error_with_hint(version.loc, "unsupported spec version", "this peerctl reads `version: 1`");
         }
     }
-    let owner = fields
-        .require(
-            "owner",
-            "add `owner: NAME`: it scopes what peerctl may change (e.g. `owner: byoc-prod`)",
-            diags,
-            top,
-        )
-        .and_then(|node| name_of(node, "owner", diags));
+    let owner_node = fields.require("owner", "add `owner: NAME`: it scopes what peerctl may change (e.g. `owner: byoc-prod`)", diags, top);
+    let owner = owner_node.and_then(|node| name_of(node, "owner", diags));
     let defaults = decode_defaults(&mut fields, diags);
     let peerings = match fields.get("peerings") {
         Some(node) => seq_of(node, "`peerings`", diags)
             .map(|items| {
                 let mut names = BTreeMap::new();
-                items
-                    .iter()
-                    .filter_map(|item| decode_peering(item, &defaults, &mut names, diags))
-                    .collect()
+                items.iter().filter_map(|item| decode_peering(item, &defaults, &mut names, diags)).collect()
             })
             .unwrap_or_default(),
         None => Vec::new(),
     };
     fields.finish(diags);
-    Some(Spec {
-        file: file.to_string(),
-        owner: owner.unwrap_or_default(),
-        peerings,
-    })
+    Some(Spec { file: file.to_string(), owner: owner.unwrap_or_default(), owner_loc: owner_node.map_or(top, |n| n.loc), peerings })
 }
 
 fn decode_defaults(fields: &mut Fields, diags: &mut Diagnostics) -> Defaults {
@@ -77,9 +56,7 @@ fn decode_defaults(fields: &mut Fields, diags: &mut Diagnostics) -> Defaults {
     if let Some(node) = fields.get("aws") {
         if let Some(mut aws) = Fields::new(node, "`aws` defaults", diags) {
             defaults.aws_region = aws.get("region").and_then(|n| region_of(n, diags));
-            defaults.aws_profile = aws
-                .get("profile")
-                .and_then(|n| non_empty(n, "`profile`", diags));
+            defaults.aws_profile = aws.get("profile").and_then(|n| non_empty(n, "`profile`", diags));
             defaults.aws_role_arn = aws.get("role_arn").and_then(|n| role_arn_of(n, diags));
             aws.finish(diags);
         }
@@ -94,19 +71,9 @@ fn decode_defaults(fields: &mut Fields, diags: &mut Diagnostics) -> Defaults {
 }
 
 /// `names` holds the names seen so far, to refuse duplicates even in peerings that fail to decode.
-fn decode_peering(
-    node: &Node,
-    defaults: &Defaults,
-    names: &mut BTreeMap<String, Loc>,
-    diags: &mut Diagnostics,
-) -> Option<Peering> {
+fn decode_peering(node: &Node, defaults: &Defaults, names: &mut BTreeMap<String, Loc>, diags: &mut Diagnostics) -> Option<Peering> {
     let mut fields = Fields::new(node, "a peering", diags)?;
-    let name_node = fields.require(
-        "name",
-        "give every peering a unique `name:` (lowercase, digits, dashes)",
-        diags,
-        node.loc,
-    );
+    let name_node = fields.require("name", "give every peering a unique `name:` (lowercase, digits, dashes)", diags, node.loc);
     let name = name_node.and_then(|n| name_of(n, "a peering `name`", diags));
     if let (Some(name), Some(at)) = (&name, name_node) {
         if let Some(first) = names.insert(name.clone(), at.loc) {
@@ -118,89 +85,52 @@ fn decode_peering(
         }
     }
     let what = format!("peering `{}`", name.as_deref().unwrap_or("?"));
-    let absent = fields
-        .get("absent")
-        .and_then(|n| bool_of(n, "`absent`", diags))
-        .unwrap_or(false);
+    let absent = fields.get("absent").and_then(|n| bool_of(n, "`absent`", diags)).unwrap_or(false);
     let aws = fields.get("aws");
     let gcp = fields.get("gcp");
     let cloud = match (aws, gcp) {
         (Some(aws), None) => decode_aws(aws, &what, defaults, diags).map(CloudPeering::Aws),
         (None, Some(gcp)) => decode_gcp(gcp, &what, defaults, diags).map(CloudPeering::Gcp),
         (Some(_), Some(gcp)) => {
-            diags.error_with_hint(gcp.loc, format!("{what} has both `aws` and `gcp`"), "a peering joins two networks of one cloud; AWS-to-GCP needs a VPN or Interconnect, not peering");
+            diags.error_with_hint(
+                gcp.loc,
+                format!("{what} has both `aws` and `gcp`"),
+                "a peering joins two networks of one cloud; AWS-to-GCP needs a VPN or Interconnect, not peering",
+            );
             None
         }
         (None, None) => {
-            diags.error_with_hint(node.loc, format!("{what} has neither `aws` nor `gcp`"), "add an `aws:` section (requester, accepter) or a `gcp:` section (network, peer_network)");
+            diags.error_with_hint(
+                node.loc,
+                format!("{what} has neither `aws` nor `gcp`"),
+                "add an `aws:` section (requester, accepter) or a `gcp:` section (network, peer_network)",
+            );
             None
         }
     };
     fields.finish(diags);
-    Some(Peering {
-        name: name?,
-        loc: name_node.map_or(node.loc, |n| n.loc),
-        absent,
-        cloud: cloud?,
-    })
+    Some(Peering { name: name?, loc: name_node.map_or(node.loc, |n| n.loc), absent, cloud: cloud? })
 }
 
-fn decode_aws(
-    node: &Node,
-    what: &str,
-    defaults: &Defaults,
-    diags: &mut Diagnostics,
-) -> Option<AwsPeering> {
+fn decode_aws(node: &Node, what: &str, defaults: &Defaults, diags: &mut Diagnostics) -> Option<AwsPeering> {
     let mut fields = Fields::new(node, format!("the `aws` section of {what}"), diags)?;
     let requester = fields
-        .require(
-            "requester",
-            "add `requester:` with the VPC that requests the peering (the BYOC VPC)",
-            diags,
-            node.loc,
-        )
+        .require("requester", "add `requester:` with the VPC that requests the peering (the BYOC VPC)", diags, node.loc)
         .and_then(|n| decode_side(n, &format!("the requester of {what}"), defaults, diags));
     let accepter = fields
-        .require(
-            "accepter",
-            "add `accepter:` with the VPC that accepts the peering (the services VPC)",
-            diags,
-            node.loc,
-        )
+        .require("accepter", "add `accepter:` with the VPC that accepts the peering (the services VPC)", diags, node.loc)
         .and_then(|n| decode_side(n, &format!("the accepter of {what}"), defaults, diags));
     let allow = decode_allow(fields.get("allow"), diags);
-    let dns_resolution = fields
-        .get("dns_resolution")
-        .and_then(|n| bool_of(n, "`dns_resolution`", diags))
-        .unwrap_or(false);
-    let ipv6 = fields
-        .get("ipv6")
-        .and_then(|n| bool_of(n, "`ipv6`", diags))
-        .unwrap_or(false);
+    let dns_resolution = fields.get("dns_resolution").and_then(|n| bool_of(n, "`dns_resolution`", diags)).unwrap_or(false);
+    let ipv6 = fields.get("ipv6").and_then(|n| bool_of(n, "`ipv6`", diags)).unwrap_or(false);
     fields.finish(diags);
-    Some(AwsPeering {
-        requester: requester?,
-        accepter: accepter?,
-        allow: allow?,
-        dns_resolution,
-        ipv6,
-    })
+    Some(AwsPeering { requester: requester?, accepter: accepter?, allow: allow?, dns_resolution, ipv6 })
 }
 
-fn decode_side(
-    node: &Node,
-    what: &str,
-    defaults: &Defaults,
-    diags: &mut Diagnostics,
-) -> Option<AwsSide> {
+fn decode_side(node: &Node, what: &str, defaults: &Defaults, diags: &mut Diagnostics) -> Option<AwsSide> {
     let mut fields = Fields::new(node, what, diags)?;
     let vpc = fields
-        .require(
-            "vpc",
-            "name the VPC by id (`vpc: vpc-0a1b2c3d`) or by its Name tag (`vpc: {name: my-vpc}`)",
-            diags,
-            node.loc,
-        )
+        .require("vpc", "name the VPC by id (`vpc: vpc-0a1b2c3d`) or by its Name tag (`vpc: {name: my-vpc}`)", diags, node.loc)
         .and_then(|n| selector_of(n, "vpc", diags));
     let region = match fields.get("region") {
         Some(n) => region_of(n, diags),
@@ -223,27 +153,11 @@ fn decode_side(
         Some(n) => role_arn_of(n, diags),
         None => defaults.aws_role_arn.clone(),
     };
-    let route_tables = fields
-        .get("route_tables")
-        .map_or(Some(Selection::All), |n| selection_of(n, "rtb", diags));
-    let security_groups = fields
-        .get("security_groups")
-        .map_or(Some(Selection::Only(Vec::new())), |n| {
-            selection_of(n, "sg", diags)
-        });
+    let route_tables = fields.get("route_tables").map_or(Some(Selection::All), |n| selection_of(n, "rtb", diags));
+    let security_groups = fields.get("security_groups").map_or(Some(Selection::Only(Vec::new())), |n| selection_of(n, "sg", diags));
     fields.finish(diags);
-    let scope = AwsScope {
-        profile,
-        role_arn,
-        region: region?,
-    };
-    Some(AwsSide {
-        scope,
-        vpc: vpc?,
-        route_tables: route_tables?,
-        security_groups: security_groups?,
-        loc: node.loc,
-    })
+    let scope = AwsScope { profile, role_arn, region: region? };
+    Some(AwsSide { scope, vpc: vpc?, route_tables: route_tables?, security_groups: security_groups?, loc: node.loc })
 }
 
 /// `all`, or a list of ids and `{name: …}` selectors.
@@ -259,17 +173,12 @@ fn selection_of(node: &Node, prefix: &str, diags: &mut Diagnostics) -> Option<Se
             diags.error_with_hint(
                 node.loc,
                 format!("expected `all` or a list, found {}", other.kind()),
-                format!(
-                    "write `all` or a list like [{prefix}-0123456789abcdef0, {{name: my-name}}]"
-                ),
+                format!("write `all` or a list like [{prefix}-0123456789abcdef0, {{name: my-name}}]"),
             );
             return None;
         }
     };
-    let selectors: Vec<Selector> = items
-        .iter()
-        .filter_map(|item| selector_of(item, prefix, diags))
-        .collect();
+    let selectors: Vec<Selector> = items.iter().filter_map(|item| selector_of(item, prefix, diags)).collect();
     let mut seen = BTreeMap::new();
     for selector in &selectors {
         if let Some(first) = seen.insert(selector.by.clone(), selector.loc) {
@@ -288,14 +197,16 @@ fn selector_of(node: &Node, prefix: &str, diags: &mut Diagnostics) -> Option<Sel
     let by = match &node.value {
         Value::Str(id) if is_aws_id(id, prefix) => By::Id(id.clone()),
         Value::Str(id) => {
-            diags.error_with_hint(node.loc, format!("`{id}` is not a valid {prefix} id"), format!("ids look like {prefix}-0123456789abcdef0; to select by Name tag write {{name: {id}}}"));
+            diags.error_with_hint(
+                node.loc,
+                format!("`{id}` is not a valid {prefix} id"),
+                format!("ids look like {prefix}-0123456789abcdef0; to select by Name tag write {{name: {id}}}"),
+            );
             return None;
         }
         Value::Map(_) => {
             let mut fields = Fields::new(node, "a selector", diags)?;
-            let name = fields
-                .require("name", "write {name: THE-NAME}", diags, node.loc)
-                .and_then(|n| non_empty(n, "`name`", diags));
+            let name = fields.require("name", "write {name: THE-NAME}", diags, node.loc).and_then(|n| non_empty(n, "`name`", diags));
             fields.finish(diags);
             By::Name(name?)
         }
@@ -314,12 +225,7 @@ fn selector_of(node: &Node, prefix: &str, diags: &mut Diagnostics) -> Option<Sel
 fn is_aws_id(id: &str, prefix: &str) -> bool {
     id.strip_prefix(prefix)
         .and_then(|rest| rest.strip_prefix('-'))
-        .is_some_and(|hex| {
-            (hex.len() == 8 || hex.len() == 17)
-                && hex
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        })
+        .is_some_and(|hex| (hex.len() == 8 || hex.len() == 17) && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
 }
 
 fn decode_allow(node: Option<&Node>, diags: &mut Diagnostics) -> Option<Vec<Rule>> {
@@ -347,25 +253,15 @@ fn decode_allow(node: Option<&Node>, diags: &mut Diagnostics) -> Option<Vec<Rule
 
 fn rule_of(node: &Node, diags: &mut Diagnostics) -> Option<Rule> {
     let mut fields = Fields::new(node, "an `allow` rule", diags)?;
-    let protocol = fields
-        .require(
-            "protocol",
-            "write e.g. {protocol: tcp, ports: all}",
-            diags,
-            node.loc,
-        )
-        .and_then(|n| protocol_of(n, diags));
+    let protocol =
+        fields.require("protocol", "write e.g. {protocol: tcp, ports: all}", diags, node.loc).and_then(|n| protocol_of(n, diags));
     let ports_node = fields.get("ports");
     let ports = ports_node.map_or(Some(Ports::All), |n| ports_of(n, diags));
     fields.finish(diags);
     let (protocol, ports) = (protocol?, ports?);
     if matches!(protocol, Protocol::Icmp | Protocol::All) && ports != Ports::All {
         let loc = ports_node.map_or(node.loc, |n| n.loc);
-        diags.error_with_hint(
-            loc,
-            format!("protocol `{protocol}` has no ports"),
-            "remove `ports`, or use protocol tcp or udp",
-        );
+        diags.error_with_hint(loc, format!("protocol `{protocol}` has no ports"), "remove `ports`, or use protocol tcp or udp");
         return None;
     }
     Some(Rule { protocol, ports })
@@ -379,11 +275,7 @@ fn protocol_of(node: &Node, diags: &mut Diagnostics) -> Option<Protocol> {
         "icmp" => Protocol::Icmp,
         "all" => Protocol::All,
         other => {
-            diags.error_with_hint(
-                node.loc,
-                format!("unknown protocol `{other}`"),
-                "use tcp, udp, icmp or all",
-            );
+            diags.error_with_hint(node.loc, format!("unknown protocol `{other}`"), "use tcp, udp, icmp or all");
             return None;
         }
     };
@@ -394,20 +286,14 @@ fn protocol_of(node: &Node, diags: &mut Diagnostics) -> Option<Protocol> {
 fn ports_of(node: &Node, diags: &mut Diagnostics) -> Option<Ports> {
     let hint = "write `all`, a port like 443, or a range like 8000-9000 (ports are 0-65535)";
     let ports = match &node.value {
-        Value::Int(n) => u16::try_from(*n)
-            .ok()
-            .map(|p| Ports::Range { from: p, to: p }),
+        Value::Int(n) => u16::try_from(*n).ok().map(|p| Ports::Range { from: p, to: p }),
         Value::Str(s) if s == "all" => Some(Ports::All),
         Value::Str(s) => parse_port_range(s),
         _ => None,
     };
     match ports {
         Some(Ports::Range { from, to }) if from > to => {
-            diags.error_with_hint(
-                node.loc,
-                format!("port range {from}-{to} is backwards"),
-                format!("write {to}-{from}"),
-            );
+            diags.error_with_hint(node.loc, format!("port range {from}-{to} is backwards"), format!("write {to}-{from}"));
             None
         }
         Some(ports) => Some(ports),
@@ -430,39 +316,20 @@ fn parse_port_range(text: &str) -> Option<Ports> {
     Some(Ports::Range { from, to })
 }
 
-fn decode_gcp(
-    node: &Node,
-    what: &str,
-    defaults: &Defaults,
-    diags: &mut Diagnostics,
-) -> Option<GcpPeering> {
+fn decode_gcp(node: &Node, what: &str, defaults: &Defaults, diags: &mut Diagnostics) -> Option<GcpPeering> {
     let mut fields = Fields::new(node, format!("the `gcp` section of {what}"), diags)?;
     let project = match fields.get("project") {
         Some(n) => project_of(n, diags),
         None => defaults.gcp_project.clone(),
     };
     let network = fields
-        .require(
-            "network",
-            "name this side's network: `network: NAME` or projects/P/global/networks/N",
-            diags,
-            node.loc,
-        )
+        .require("network", "name this side's network: `network: NAME` or projects/P/global/networks/N", diags, node.loc)
         .and_then(|n| network_of(n, project.as_deref(), diags));
     let peer_network = fields
-        .require(
-            "peer_network",
-            "name the network to peer with: `peer_network: projects/P/global/networks/N`",
-            diags,
-            node.loc,
-        )
+        .require("peer_network", "name the network to peer with: `peer_network: projects/P/global/networks/N`", diags, node.loc)
         .and_then(|n| network_of(n, project.as_deref(), diags));
-    let mut flag = |key: &'static str, default: bool| {
-        fields
-            .get(key)
-            .and_then(|n| bool_of(n, &format!("`{key}`"), diags))
-            .unwrap_or(default)
-    };
+    let mut flag =
+        |key: &'static str, default: bool| fields.get(key).and_then(|n| bool_of(n, &format!("`{key}`"), diags)).unwrap_or(default);
     let export_custom_routes = flag("export_custom_routes", false);
     let import_custom_routes = flag("import_custom_routes", false);
     let export_subnet_routes_with_public_ip = flag("export_subnet_routes_with_public_ip", true);
@@ -483,9 +350,7 @@ fn decode_gcp(
 /// `NAME` (in the default project), `projects/P/global/networks/N`, or a full URL.
 fn network_of(node: &Node, project: Option<&str>, diags: &mut Diagnostics) -> Option<GcpNetwork> {
     let text = str_of(node, "a network", diags)?;
-    let path = text
-        .split_once("/compute/v1/")
-        .map_or(text, |(_, rest)| rest);
+    let path = text.split_once("/compute/v1/").map_or(text, |(_, rest)| rest);
     let parts: Vec<&str> = path.split('/').collect();
     let (project, name) = match parts.as_slice() {
         ["projects", project, "global", "networks", name] => (Some(*project), *name),
@@ -500,23 +365,32 @@ fn network_of(node: &Node, project: Option<&str>, diags: &mut Diagnostics) -> Op
         }
     };
     if !is_valid_name(name) {
-        diags.error_with_hint(node.loc, format!("`{name}` is not a valid network name"), "network names are lowercase letters, digits and dashes, starting with a letter (at most 63)");
+        diags.error_with_hint(
+            node.loc,
+            format!("`{name}` is not a valid network name"),
+            "network names are lowercase letters, digits and dashes, starting with a letter (at most 63)",
+        );
         return None;
     }
     let Some(project) = project else {
-        diags.error_with_hint(node.loc, format!("network `{name}` has no project"), "write projects/PROJECT/global/networks/NAME, or set `gcp: {project: …}` at the top of the spec");
+        diags.error_with_hint(
+            node.loc,
+            format!("network `{name}` has no project"),
+            "write projects/PROJECT/global/networks/NAME, or set `gcp: {project: …}` at the top of the spec",
+        );
         return None;
     };
-    Some(GcpNetwork {
-        project: project.to_string(),
-        name: name.to_string(),
-    })
+    Some(GcpNetwork { project: project.to_string(), name: name.to_string() })
 }
 
 fn name_of(node: &Node, what: &str, diags: &mut Diagnostics) -> Option<String> {
     let name = str_of(node, what, diags)?;
     if !is_valid_name(name) {
-        diags.error_with_hint(node.loc, format!("{what} `{name}` is not a valid name"), "use lowercase letters, digits and dashes, starting with a letter and ending with a letter or digit (at most 63)");
+        diags.error_with_hint(
+            node.loc,
+            format!("{what} `{name}` is not a valid name"),
+            "use lowercase letters, digits and dashes, starting with a letter and ending with a letter or digit (at most 63)",
+        );
         return None;
     }
     Some(name.to_string())
@@ -535,20 +409,10 @@ fn region_of(node: &Node, diags: &mut Diagnostics) -> Option<String> {
     let region = str_of(node, "`region`", diags)?;
     let parts: Vec<&str> = region.split('-').collect();
     let valid = parts.len() >= 3
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        })
-        && parts
-            .last()
-            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()));
+        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        && parts.last().is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()));
     if !valid {
-        diags.error_with_hint(
-            node.loc,
-            format!("`{region}` is not an AWS region"),
-            "regions look like us-east-1 or eu-central-1",
-        );
+        diags.error_with_hint(node.loc, format!("`{region}` is not an AWS region"), "regions look like us-east-1 or eu-central-1");
         return None;
     }
     Some(region.to_string())
@@ -574,9 +438,7 @@ fn project_of(node: &Node, diags: &mut Diagnostics) -> Option<String> {
     let project = str_of(node, "`project`", diags)?;
     let valid = (6..=30).contains(&project.len())
         && project.starts_with(|c: char| c.is_ascii_lowercase())
-        && project
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && project.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !project.ends_with('-');
     if !valid {
         diags.error_with_hint(
@@ -591,6 +453,7 @@ fn project_of(node: &Node, diags: &mut Diagnostics) -> Option<String> {
 
 /// Checks across peerings: no self-peering, one peering per pair.
 fn check_spec(spec: &Spec, diags: &mut Diagnostics) {
+    check_gcp_names(spec, diags);
     let mut pairs: BTreeMap<String, (&str, Loc)> = BTreeMap::new();
     for peering in &spec.peerings {
         let Some((a, b, loc)) = endpoints(peering) else {
@@ -604,22 +467,12 @@ fn check_spec(spec: &Spec, diags: &mut Diagnostics) {
             );
             continue;
         }
-        let key = if a < b {
-            format!("{a} <-> {b}")
-        } else {
-            format!("{b} <-> {a}")
-        };
+        let key = if a < b { format!("{a} <-> {b}") } else { format!("{b} <-> {a}") };
         if let Some((other, first)) = pairs.insert(key, (&peering.name, peering.loc)) {
             diags.error_with_hint(
                 peering.loc,
-                format!(
-                    "peering `{}` joins the same two networks as `{other}`",
-                    peering.name
-                ),
-                format!(
-                    "two networks can only be peered once; merge it with the peering at line {}",
-                    first.line
-                ),
+                format!("peering `{}` joins the same two networks as `{other}`", peering.name),
+                format!("two networks can only be peered once; merge it with the peering at line {}", first.line),
             );
         }
     }
@@ -633,16 +486,34 @@ fn endpoints(peering: &Peering) -> Option<(String, String, Loc)> {
                 By::Id(id) => format!("{id} in {}", s.scope),
                 By::Name(name) => format!("vpc {{name: {name}}} in {}", s.scope),
             };
-            Some((
-                side(&aws.requester),
-                side(&aws.accepter),
-                aws.accepter.vpc.loc,
-            ))
+            Some((side(&aws.requester), side(&aws.accepter), aws.accepter.vpc.loc))
         }
-        CloudPeering::Gcp(gcp) => Some((
-            gcp.network.to_string(),
-            gcp.peer_network.to_string(),
-            peering.loc,
-        )),
+        CloudPeering::Gcp(gcp) => Some((gcp.network.to_string(), gcp.peer_network.to_string(), peering.loc)),
+    }
+}
+
+/// GCP peering entries and firewalls carry the owner and peering in their
+/// names (`{owner}--{peering}`, `peerctl-{owner}--{peering}-a`), which GCP
+/// caps at 63 characters; `--` separates the two, so owners cannot contain it.
+fn check_gcp_names(spec: &Spec, diags: &mut Diagnostics) {
+    if !spec.peerings.iter().any(|p| matches!(p.cloud, CloudPeering::Gcp(_))) {
+        return;
+    }
+    if spec.owner.contains("--") {
+        diags.error_with_hint(
+            spec.owner_loc,
+            format!("owner `{}` contains `--`", spec.owner),
+            "peerctl names GCP peerings `OWNER--PEERING`; use single dashes in the owner",
+        );
+    }
+    for peering in spec.peerings.iter().filter(|p| matches!(p.cloud, CloudPeering::Gcp(_))) {
+        let length = spec.owner.len() + 2 + peering.name.len();
+        if length > 53 {
+            diags.error_with_hint(
+                peering.loc,
+                format!("owner and name of GCP peering `{}` are too long together ({length} of at most 53 characters)", peering.name),
+                "GCP names are at most 63 characters and peerctl names firewall rules `peerctl-OWNER--PEERING-a`; shorten the name or the owner",
+            );
+        }
     }
 }

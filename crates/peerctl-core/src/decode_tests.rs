@@ -31,9 +31,7 @@ peerings:
 "#;
 
 fn errors(text: &str) -> String {
-    load("spec.yaml", text)
-        .expect_err("spec should be refused")
-        .to_string()
+    load("spec.yaml", text).expect_err("spec should be refused").to_string()
 }
 
 #[test]
@@ -41,32 +39,16 @@ fn loads_the_contract_example() {
     let spec = load("spec.yaml", GOOD).expect("valid");
     assert_eq!(spec.owner, "byoc-prod");
     assert_eq!(spec.peerings.len(), 2);
-    let CloudPeering::Aws(aws) = &spec.peerings[0].cloud else {
-        panic!("aws")
-    };
+    let CloudPeering::Aws(aws) = &spec.peerings[0].cloud else { panic!("aws") };
     assert_eq!(aws.requester.scope.region, "us-east-1");
     assert_eq!(aws.accepter.scope.region, "us-west-2");
-    assert_eq!(
-        aws.accepter.scope.role_arn.as_deref(),
-        Some("arn:aws:iam::111111111111:role/peerctl")
-    );
+    assert_eq!(aws.accepter.scope.role_arn.as_deref(), Some("arn:aws:iam::111111111111:role/peerctl"));
     assert_eq!(aws.requester.vpc.by, By::Name("emqxbyoc-1234-vpc".into()));
     assert_eq!(aws.requester.vpc.loc, crate::Loc::new(9, 14));
     assert_eq!(aws.accepter.route_tables, Selection::All);
-    assert_eq!(
-        aws.allow[1],
-        Rule {
-            protocol: Protocol::Udp,
-            ports: Ports::Range {
-                from: 8000,
-                to: 9000
-            }
-        }
-    );
+    assert_eq!(aws.allow[1], Rule { protocol: Protocol::Udp, ports: Ports::Range { from: 8000, to: 9000 } });
     assert!(aws.dns_resolution && !aws.ipv6);
-    let CloudPeering::Gcp(gcp) = &spec.peerings[1].cloud else {
-        panic!("gcp")
-    };
+    let CloudPeering::Gcp(gcp) = &spec.peerings[1].cloud else { panic!("gcp") };
     assert_eq!(gcp.peer_network.project, "other-project");
     assert!(gcp.export_subnet_routes_with_public_ip && !gcp.import_custom_routes);
     assert_eq!(gcp.allow, vec![ALL_TCP]);
@@ -75,14 +57,10 @@ fn loads_the_contract_example() {
 #[test]
 fn allow_omitted_is_all_tcp_and_empty_is_nothing() {
     let base = "version: 1\nowner: o\npeerings:\n  - name: p\n    aws:\n      requester: {vpc: vpc-11111111, region: us-east-1}\n      accepter: {vpc: vpc-22222222, region: us-east-1}\n";
-    let CloudPeering::Aws(aws) = &load("s", base).expect("valid").peerings[0].cloud else {
-        panic!()
-    };
+    let CloudPeering::Aws(aws) = &load("s", base).expect("valid").peerings[0].cloud else { panic!() };
     assert_eq!(aws.allow, vec![ALL_TCP]);
     let text = format!("{base}      allow: []\n");
-    let CloudPeering::Aws(aws) = &load("s", &text).expect("valid").peerings[0].cloud else {
-        panic!()
-    };
+    let CloudPeering::Aws(aws) = &load("s", &text).expect("valid").peerings[0].cloud else { panic!() };
     assert!(aws.allow.is_empty());
 }
 

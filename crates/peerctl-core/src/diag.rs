@@ -4,9 +4,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A position in a spec file, 1-based. `line == 0` means "the file as a whole".
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Loc {
     pub line: u32,
     pub column: u32,
@@ -32,11 +30,7 @@ impl fmt::Display for Diagnostic {
         if self.loc.line == 0 {
             write!(f, "{}: {}", self.file, self.message)?;
         } else {
-            write!(
-                f,
-                "{}:{}:{}: {}",
-                self.file, self.loc.line, self.loc.column, self.message
-            )?;
+            write!(f, "{}:{}:{}: {}", self.file, self.loc.line, self.loc.column, self.message)?;
         }
         if let Some(hint) = &self.hint {
             write!(f, "\n  hint: {hint}")?;
@@ -55,32 +49,19 @@ pub struct Diagnostics {
 
 impl Diagnostics {
     pub fn new(file: impl Into<String>) -> Self {
-        Self {
-            file: file.into(),
-            items: Vec::new(),
-        }
+        Self { file: file.into(), items: Vec::new() }
     }
 
     pub fn error(&mut self, loc: Loc, message: impl Into<String>) {
         self.push(loc, message.into(), None);
     }
 
-    pub fn error_with_hint(
-        &mut self,
-        loc: Loc,
-        message: impl Into<String>,
-        hint: impl Into<String>,
-    ) {
+    pub fn error_with_hint(&mut self, loc: Loc, message: impl Into<String>, hint: impl Into<String>) {
         self.push(loc, message.into(), Some(hint.into()));
     }
 
     fn push(&mut self, loc: Loc, message: String, hint: Option<String>) {
-        self.items.push(Diagnostic {
-            file: self.file.clone(),
-            loc,
-            message,
-            hint,
-        });
+        self.items.push(Diagnostic { file: self.file.clone(), loc, message, hint });
     }
 
     pub fn is_empty(&self) -> bool {

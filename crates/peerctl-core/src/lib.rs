@@ -16,6 +16,8 @@ mod decode_tests;
 pub mod plan;
 pub mod planner;
 #[cfg(test)]
+mod planner_gcp_tests;
+#[cfg(test)]
 mod planner_tests;
 pub mod render;
 pub mod state;

@@ -1,7 +1,7 @@
 //! The plan: ordered, fully specified actions, plus what stands in the way.
 
-use crate::spec::{AwsScope, Rule};
-use crate::state::{Permission, Tags};
+use crate::spec::{AwsScope, GcpNetwork, Rule};
+use crate::state::{GcpRouteFlags, Permission, Tags};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -192,6 +192,46 @@ pub enum Action {
         scope: AwsScope,
         connection: String,
     },
+    /// `networks.addPeering` on `network`, towards `peer`.
+    GcpAddPeering {
+        network: GcpNetwork,
+        peer: GcpNetwork,
+        name: String,
+        flags: GcpRouteFlags,
+    },
+    /// `networks.updatePeering`: only the route flags change.
+    GcpUpdatePeering {
+        network: GcpNetwork,
+        peer: GcpNetwork,
+        name: String,
+        flags: GcpRouteFlags,
+    },
+    GcpRemovePeering {
+        network: GcpNetwork,
+        peer: GcpNetwork,
+        name: String,
+    },
+    GcpInsertFirewall {
+        firewall: GcpFirewallSpec,
+    },
+    /// `firewalls.update`: replaces the rule with this content.
+    GcpUpdateFirewall {
+        firewall: GcpFirewallSpec,
+    },
+    GcpDeleteFirewall {
+        project: String,
+        name: String,
+    },
+}
+
+/// An ingress firewall rule as peerctl writes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GcpFirewallSpec {
+    pub name: String,
+    pub network: GcpNetwork,
+    pub description: String,
+    pub allowed: Vec<Rule>,
+    pub source_ranges: Vec<IpNet>,
 }
 
 impl Action {
@@ -199,20 +239,63 @@ impl Action {
         match self {
             Action::AwsCreateConnection { .. }
             | Action::AwsCreateRoute { .. }
-            | Action::AwsAuthorizeIngress { .. } => ChangeKind::Add,
+            | Action::AwsAuthorizeIngress { .. }
+            | Action::GcpAddPeering { .. }
+            | Action::GcpInsertFirewall { .. } => ChangeKind::Add,
             Action::AwsAcceptConnection { .. }
             | Action::AwsSetDnsResolution { .. }
-            | Action::AwsReplaceRoute { .. } => ChangeKind::Change,
+            | Action::AwsReplaceRoute { .. }
+            | Action::GcpUpdatePeering { .. }
+            | Action::GcpUpdateFirewall { .. } => ChangeKind::Change,
             Action::AwsDeleteRoute { .. }
             | Action::AwsRevokeIngress { .. }
-            | Action::AwsDeleteConnection { .. } => ChangeKind::Destroy,
+            | Action::AwsDeleteConnection { .. }
+            | Action::GcpRemovePeering { .. }
+            | Action::GcpDeleteFirewall { .. } => ChangeKind::Destroy,
         }
     }
 
-    /// The credentials and region that carry this action out; the executor's
-    /// rate budget is kept per scope.
-    pub fn aws_scope(&self) -> &AwsScope {
+    /// Where the executor keeps this action's rate budget: AWS credentials and
+    /// region, or the GCP project.
+    pub fn budget_key(&self) -> String {
+        match self.aws_scope() {
+            Some(scope) => {
+                format!("aws/{}/{}/{}", scope.profile.as_deref().unwrap_or("-"), scope.role_arn.as_deref().unwrap_or("-"), scope.region)
+            }
+            None => match self {
+                Action::GcpAddPeering { network, .. }
+                | Action::GcpUpdatePeering { network, .. }
+                | Action::GcpRemovePeering { network, .. } => {
+                    format!("gcp/{}", network.project)
+                }
+                Action::GcpInsertFirewall { firewall } | Action::GcpUpdateFirewall { firewall } => {
+                    format!("gcp/{}", firewall.network.project)
+                }
+                Action::GcpDeleteFirewall { project, .. } => format!("gcp/{project}"),
+                _ => String::new(),
+            },
+        }
+    }
+
+    /// Networks that must not see two of these operations at once, in sorted
+    /// order: GCP allows one peering operation at a time on a pair of networks.
+    pub fn locks(&self) -> Vec<String> {
         match self {
+            Action::GcpAddPeering { network, peer, .. }
+            | Action::GcpUpdatePeering { network, peer, .. }
+            | Action::GcpRemovePeering { network, peer, .. } => {
+                let mut locks = vec![network.to_string(), peer.to_string()];
+                locks.sort();
+                locks.dedup();
+                locks
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The AWS credentials and region that carry this action out.
+    pub fn aws_scope(&self) -> Option<&AwsScope> {
+        Some(match self {
             Action::AwsCreateConnection { requester, .. } => &requester.scope,
             Action::AwsAcceptConnection { scope, .. }
             | Action::AwsSetDnsResolution { scope, .. }
@@ -222,7 +305,8 @@ impl Action {
             | Action::AwsAuthorizeIngress { scope, .. }
             | Action::AwsRevokeIngress { scope, .. }
             | Action::AwsDeleteConnection { scope, .. } => scope,
-        }
+            _ => return None,
+        })
     }
 
     /// The connection this action refers to, if any.

@@ -1,6 +1,7 @@
 //! Plans as people and machines read them: text (like terraform's) and JSON.
 
-use crate::plan::{Action, ConnectionRef, ConnectionSide, Plan, Step, Summary};
+use crate::plan::{Action, ConnectionRef, ConnectionSide, GcpFirewallSpec, Plan, Step, Summary};
+use crate::state::GcpRouteFlags;
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -12,11 +13,7 @@ pub struct Style {
 
 impl Style {
     fn paint(self, code: &str, text: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_string()
-        }
+        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
     }
 }
 
@@ -27,26 +24,12 @@ pub fn text(plan: &Plan, style: Style) -> String {
         out.push_str("peerctl will perform the following actions:\n");
     }
     for status in &plan.peerings {
-        let steps: Vec<&Step> = plan
-            .steps
-            .iter()
-            .filter(|s| s.peering == status.name)
-            .collect();
-        let conflicts: Vec<_> = plan
-            .conflicts
-            .iter()
-            .filter(|c| c.peering == status.name)
-            .collect();
+        let steps: Vec<&Step> = plan.steps.iter().filter(|s| s.peering == status.name).collect();
+        let conflicts: Vec<_> = plan.conflicts.iter().filter(|c| c.peering == status.name).collect();
         if steps.is_empty() && conflicts.is_empty() {
             continue;
         }
-        let _ = writeln!(
-            out,
-            "\n  # peering \"{}\" ({}{})",
-            status.name,
-            status.cloud,
-            if status.absent { ", absent" } else { "" }
-        );
+        let _ = writeln!(out, "\n  # peering \"{}\" ({}{})", status.name, status.cloud, if status.absent { ", absent" } else { "" });
         for step in steps {
             let kind = step.action.kind();
             let symbol = kind.symbol().to_string();
@@ -55,41 +38,19 @@ pub fn text(plan: &Plan, style: Style) -> String {
                 crate::plan::ChangeKind::Change => "33",
                 crate::plan::ChangeKind::Destroy => "31",
             };
-            let _ = writeln!(
-                out,
-                "  {} {}",
-                style.paint(code, &symbol),
-                describe(&step.action)
-            );
+            let _ = writeln!(out, "  {} {}", style.paint(code, &symbol), describe(&step.action));
             if kind != crate::plan::ChangeKind::Add {
-                let _ = writeln!(
-                    out,
-                    "      {}",
-                    style.paint("2", &format!("# {}", step.reason))
-                );
+                let _ = writeln!(out, "      {}", style.paint("2", &format!("# {}", step.reason)));
             }
         }
         for conflict in conflicts {
-            let _ = writeln!(
-                out,
-                "  {} conflict: {}",
-                style.paint("1;31", "!"),
-                conflict.message
-            );
+            let _ = writeln!(out, "  {} conflict: {}", style.paint("1;31", "!"), conflict.message);
         }
     }
     if !plan.unmanaged.is_empty() {
-        let _ = writeln!(
-            out,
-            "\nOwned by `{}` but not in the spec (use --prune to delete):",
-            plan.owner
-        );
+        let _ = writeln!(out, "\nOwned by `{}` but not in the spec (use --prune to delete):", plan.owner);
         for unmanaged in &plan.unmanaged {
-            let _ = writeln!(
-                out,
-                "  * peering \"{}\": {} ({})",
-                unmanaged.peering, unmanaged.connection, unmanaged.status
-            );
+            let _ = writeln!(out, "  * peering \"{}\": {} ({})", unmanaged.peering, unmanaged.connection, unmanaged.status);
         }
     }
     out.push('\n');
@@ -99,18 +60,11 @@ pub fn text(plan: &Plan, style: Style) -> String {
 }
 
 pub fn summary_line(plan: &Plan, style: Style) -> String {
-    let Summary {
-        add,
-        change,
-        destroy,
-    } = plan.summary();
+    let Summary { add, change, destroy } = plan.summary();
     let mut line = if plan.steps.is_empty() {
         style.paint("1;32", "No changes.") + " Live state matches the spec."
     } else {
-        format!(
-            "{} {add} to add, {change} to change, {destroy} to destroy.",
-            style.paint("1", "Plan:")
-        )
+        format!("{} {add} to add, {change} to change, {destroy} to destroy.", style.paint("1", "Plan:"))
     };
     if !plan.conflicts.is_empty() {
         let _ = write!(
@@ -126,11 +80,13 @@ pub fn summary_line(plan: &Plan, style: Style) -> String {
 /// One line naming the object and the values a reviewer needs.
 pub fn describe(action: &Action) -> String {
     match action {
-        Action::AwsCreateConnection {
-            requester,
-            accepter,
-            tags,
-        } => {
+        Action::GcpAddPeering { .. }
+        | Action::GcpUpdatePeering { .. }
+        | Action::GcpRemovePeering { .. }
+        | Action::GcpInsertFirewall { .. }
+        | Action::GcpUpdateFirewall { .. }
+        | Action::GcpDeleteFirewall { .. } => describe_gcp(action),
+        Action::AwsCreateConnection { requester, accepter, tags } => {
             let tags: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
             format!(
                 "peering connection {} ({}, {}) -> {} ({}, {}) [{}]",
@@ -146,65 +102,49 @@ pub fn describe(action: &Action) -> String {
         Action::AwsAcceptConnection { scope, connection } => {
             format!("accept {} in {scope}", connection_name(connection))
         }
-        Action::AwsSetDnsResolution {
-            connection,
-            side,
-            allow,
-            scope,
-        } => {
+        Action::AwsSetDnsResolution { connection, side, allow, scope } => {
             let side = match side {
                 ConnectionSide::Requester => "requester",
                 ConnectionSide::Accepter => "accepter",
             };
-            format!(
-                "dns resolution from remote vpc on {} ({side} side, {scope}): {} -> {allow}",
-                connection_name(connection),
-                !allow
-            )
+            format!("dns resolution from remote vpc on {} ({side} side, {scope}): {} -> {allow}", connection_name(connection), !allow)
         }
-        Action::AwsCreateRoute {
-            route_table,
-            destination,
-            connection,
-            ..
-        } => format!(
-            "route {route_table} {destination} -> {}",
-            connection_name(connection)
-        ),
-        Action::AwsReplaceRoute {
-            route_table,
-            destination,
-            connection,
-            previous_target,
-            ..
-        } => {
-            format!(
-                "route {route_table} {destination} -> {} (was {previous_target})",
-                connection_name(connection)
-            )
+        Action::AwsCreateRoute { route_table, destination, connection, .. } => {
+            format!("route {route_table} {destination} -> {}", connection_name(connection))
         }
-        Action::AwsDeleteRoute {
-            route_table,
-            destination,
-            target,
-            ..
-        } => format!("route {route_table} {destination} -> {target}"),
-        Action::AwsAuthorizeIngress {
-            group,
-            permission,
-            source,
-            ..
-        } => format!("ingress rule {group} {permission} from {source}"),
-        Action::AwsRevokeIngress {
-            group,
-            rule_id,
-            permission,
-            source,
-            ..
-        } => format!("ingress rule {group} {permission} from {source} ({rule_id})"),
+        Action::AwsReplaceRoute { route_table, destination, connection, previous_target, .. } => {
+            format!("route {route_table} {destination} -> {} (was {previous_target})", connection_name(connection))
+        }
+        Action::AwsDeleteRoute { route_table, destination, target, .. } => format!("route {route_table} {destination} -> {target}"),
+        Action::AwsAuthorizeIngress { group, permission, source, .. } => format!("ingress rule {group} {permission} from {source}"),
+        Action::AwsRevokeIngress { group, rule_id, permission, source, .. } => {
+            format!("ingress rule {group} {permission} from {source} ({rule_id})")
+        }
         Action::AwsDeleteConnection { connection, scope } => {
             format!("peering connection {connection} in {scope}")
         }
+    }
+}
+
+fn describe_gcp(action: &Action) -> String {
+    let flags = |f: &GcpRouteFlags| {
+        format!(
+            "export_custom_routes={} import_custom_routes={} export_subnet_routes_with_public_ip={} import_subnet_routes_with_public_ip={}",
+            f.export_custom_routes, f.import_custom_routes, f.export_subnet_routes_with_public_ip, f.import_subnet_routes_with_public_ip
+        )
+    };
+    let firewall = |f: &GcpFirewallSpec| {
+        let allowed: Vec<String> = f.allowed.iter().map(ToString::to_string).collect();
+        let sources: Vec<String> = f.source_ranges.iter().map(ToString::to_string).collect();
+        format!("firewall {} on {} ingress allow {} from {}", f.name, f.network, allowed.join(", "), sources.join(", "))
+    };
+    match action {
+        Action::GcpAddPeering { network, peer, name, flags: f } => format!("network peering {name} on {network} -> {peer} ({})", flags(f)),
+        Action::GcpUpdatePeering { network, name, flags: f, .. } => format!("network peering {name} on {network}: {}", flags(f)),
+        Action::GcpRemovePeering { network, peer, name } => format!("network peering {name} on {network} -> {peer}"),
+        Action::GcpInsertFirewall { firewall: f } | Action::GcpUpdateFirewall { firewall: f } => firewall(f),
+        Action::GcpDeleteFirewall { project, name } => format!("firewall {name} in project {project}"),
+        _ => String::new(),
     }
 }
 
@@ -224,9 +164,5 @@ struct JsonPlan<'a> {
 
 /// The plan for machines; its shape is documented in docs/plan-format.md.
 pub fn json(plan: &Plan) -> String {
-    serde_json::to_string_pretty(&JsonPlan {
-        plan,
-        summary: plan.summary(),
-    })
-    .unwrap_or_default()
+    serde_json::to_string_pretty(&JsonPlan { plan, summary: plan.summary() }).unwrap_or_default()
 }

@@ -16,6 +16,8 @@ pub struct Spec {
     /// The file it was read from, as given on the command line.
     pub file: String,
     pub owner: String,
+    /// Where `owner` is written, for errors about it.
+    pub owner_loc: Loc,
     pub peerings: Vec<Peering>,
 }
 
@@ -188,10 +190,7 @@ impl fmt::Display for Rule {
 }
 
 /// "All TCP", the guide's rule and the default when `allow` is omitted.
-pub const ALL_TCP: Rule = Rule {
-    protocol: Protocol::Tcp,
-    ports: Ports::All,
-};
+pub const ALL_TCP: Rule = Rule { protocol: Protocol::Tcp, ports: Ports::All };
 
 /// Two address ranges share at least one address.
 pub fn overlaps(a: &IpNet, b: &IpNet) -> bool {
@@ -208,7 +207,5 @@ pub fn is_valid_name(name: &str) -> bool {
     bytes.len() <= 63
         && first.is_ascii_lowercase()
         && (last.is_ascii_lowercase() || last.is_ascii_digit())
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
 }

@@ -1,7 +1,7 @@
 //! Observed state: facts read from the clouds, nothing more. Providers fill it;
 //! the planner reads it. Ownership is derived from tags, never stored.
 
-use crate::spec::AwsScope;
+use crate::spec::{AwsScope, GcpNetwork, Rule};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -26,10 +26,7 @@ pub enum Ownership {
 impl Ownership {
     pub fn of(tags: &Tags) -> Self {
         match (tags.get(TAG_OWNER), tags.get(TAG_PEERING)) {
-            (Some(owner), Some(peering)) => Ownership::Owned {
-                owner: owner.clone(),
-                peering: peering.clone(),
-            },
+            (Some(owner), Some(peering)) => Ownership::Owned { owner: owner.clone(), peering: peering.clone() },
             _ => Ownership::Foreign,
         }
     }
@@ -43,11 +40,21 @@ impl Ownership {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct State {
     pub aws: Vec<AwsRegionState>,
+    #[serde(default)]
+    pub gcp: Vec<GcpProjectState>,
 }
 
 impl State {
     pub fn aws_region(&self, scope: &AwsScope) -> Option<&AwsRegionState> {
         self.aws.iter().find(|r| &r.scope == scope)
+    }
+
+    pub fn gcp_project(&self, project: &str) -> Option<&GcpProjectState> {
+        self.gcp.iter().find(|p| p.project == project)
+    }
+
+    pub fn gcp_network(&self, network: &GcpNetwork) -> Option<&GcpNetworkState> {
+        self.gcp_project(&network.project)?.networks.iter().find(|n| n.name == network.name)
     }
 
     /// A digest of everything read, so a saved plan can tell when the world moved.
@@ -140,11 +147,7 @@ impl Permission {
         };
         let from_port = if protocol == "-1" { -1 } else { from_port };
         let to_port = if protocol == "-1" { -1 } else { to_port };
-        Permission {
-            protocol: protocol.to_string(),
-            from_port,
-            to_port,
-        }
+        Permission { protocol: protocol.to_string(), from_port, to_port }
     }
 }
 
@@ -156,26 +159,10 @@ impl From<crate::spec::Rule> for Permission {
             Ports::Range { from, to } => (i32::from(from), i32::from(to)),
         };
         match rule.protocol {
-            Protocol::Tcp => Permission {
-                protocol: "tcp".into(),
-                from_port: from,
-                to_port: to,
-            },
-            Protocol::Udp => Permission {
-                protocol: "udp".into(),
-                from_port: from,
-                to_port: to,
-            },
-            Protocol::Icmp => Permission {
-                protocol: "icmp".into(),
-                from_port: -1,
-                to_port: -1,
-            },
-            Protocol::All => Permission {
-                protocol: "-1".into(),
-                from_port: -1,
-                to_port: -1,
-            },
+            Protocol::Tcp => Permission { protocol: "tcp".into(), from_port: from, to_port: to },
+            Protocol::Udp => Permission { protocol: "udp".into(), from_port: from, to_port: to },
+            Protocol::Icmp => Permission { protocol: "icmp".into(), from_port: -1, to_port: -1 },
+            Protocol::All => Permission { protocol: "-1".into(), from_port: -1, to_port: -1 },
         }
     }
 }
@@ -245,10 +232,7 @@ impl ConnectionStatus {
 
     /// Gone for good: such a connection is replaced, never reused.
     pub fn is_terminal(&self) -> bool {
-        matches!(
-            self,
-            Self::Deleting | Self::Deleted | Self::Rejected | Self::Failed | Self::Expired
-        )
+        matches!(self, Self::Deleting | Self::Deleted | Self::Rejected | Self::Failed | Self::Expired)
     }
 
     pub fn as_str(&self) -> &str {
@@ -265,4 +249,74 @@ impl ConnectionStatus {
             Self::Unknown(code) => code,
         }
     }
+}
+
+/// What one GCP project holds that peerctl reads: networks (with their
+/// peering entries), the subnetworks' ranges and peerctl's firewall rules.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GcpProjectState {
+    pub project: String,
+    pub networks: Vec<GcpNetworkState>,
+    pub subnetworks: Vec<GcpSubnetwork>,
+    /// Only rules whose name starts with `peerctl-`.
+    pub firewalls: Vec<GcpFirewall>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GcpNetworkState {
+    pub name: String,
+    /// Auto mode (`autoCreateSubnetworks: true`): two such networks cannot peer.
+    pub auto_mode: bool,
+    pub peerings: Vec<GcpPeeringEntry>,
+}
+
+/// One entry of `Network.peerings[]`: this network's half of a peering.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GcpPeeringEntry {
+    pub name: String,
+    pub peer: GcpNetwork,
+    /// `ACTIVE` or `INACTIVE`, as the API computes it.
+    pub state: String,
+    pub flags: GcpRouteFlags,
+}
+
+/// The route-exchange options of one side of a GCP peering.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GcpRouteFlags {
+    pub export_custom_routes: bool,
+    pub import_custom_routes: bool,
+    pub export_subnet_routes_with_public_ip: bool,
+    pub import_subnet_routes_with_public_ip: bool,
+}
+
+impl GcpRouteFlags {
+    /// The other side's flags that make routes flow as this side says: it
+    /// exports what this side imports, and imports what this side exports.
+    pub fn mirrored(self) -> Self {
+        GcpRouteFlags {
+            export_custom_routes: self.import_custom_routes,
+            import_custom_routes: self.export_custom_routes,
+            export_subnet_routes_with_public_ip: self.import_subnet_routes_with_public_ip,
+            import_subnet_routes_with_public_ip: self.export_subnet_routes_with_public_ip,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GcpSubnetwork {
+    pub name: String,
+    pub region: String,
+    pub network: GcpNetwork,
+    /// The primary range, then secondary ranges.
+    pub ranges: Vec<IpNet>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GcpFirewall {
+    pub name: String,
+    pub network: GcpNetwork,
+    pub description: String,
+    pub ingress: bool,
+    pub allowed: Vec<Rule>,
+    pub source_ranges: Vec<IpNet>,
 }

@@ -44,21 +44,14 @@ impl Value {
 /// Parses `text` into a tree; a syntax error is reported with its position.
 pub fn parse(text: &str, diags: &mut Diagnostics) -> Option<Node> {
     if text.trim().is_empty() {
-        diags.error_with_hint(
-            Loc::new(1, 1),
-            "the spec is empty",
-            "start with `version: 1` and `owner: NAME`",
-        );
+        diags.error_with_hint(Loc::new(1, 1), "the spec is empty", "start with `version: 1` and `owner: NAME`");
         return None;
     }
     match serde_saphyr::from_str::<Node>(text) {
         Ok(node) => Some(node),
         Err(err) => {
             let loc = err.location().map(|l| to_loc(&l)).unwrap_or(Loc::new(1, 1));
-            diags.error(
-                loc,
-                format!("invalid YAML: {}", first_line(&err.to_string())),
-            );
+            diags.error(loc, format!("invalid YAML: {}", first_line(&err.to_string())));
             None
         }
     }
@@ -74,10 +67,7 @@ fn first_line(message: &str) -> String {
     let line = message.lines().next().unwrap_or(message).trim();
     let line = line.strip_prefix("error: ").unwrap_or(line);
     // "line 2 column 8: unclosed bracket" → "unclosed bracket": the position is printed already.
-    match line
-        .strip_prefix("line ")
-        .and_then(|rest| rest.split_once(": "))
-    {
+    match line.strip_prefix("line ").and_then(|rest| rest.split_once(": ")) {
         Some((_, text)) => text.to_string(),
         None => line.to_string(),
     }
@@ -86,10 +76,7 @@ fn first_line(message: &str) -> String {
 impl<'de> Deserialize<'de> for Node {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let spanned = serde_saphyr::Spanned::<Value>::deserialize(deserializer)?;
-        Ok(Node {
-            loc: to_loc(&spanned.referenced),
-            value: spanned.value,
-        })
+        Ok(Node { loc: to_loc(&spanned.referenced), value: spanned.value })
     }
 }
 
@@ -123,9 +110,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::Int(v))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        Ok(i64::try_from(v)
-            .map(Value::Int)
-            .unwrap_or(Value::Float(v as f64)))
+        Ok(i64::try_from(v).map(Value::Int).unwrap_or(Value::Float(v as f64)))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
         Ok(Value::Float(v))
@@ -167,29 +152,18 @@ impl<'a> Fields<'a> {
     pub fn new(node: &'a Node, what: impl Into<String>, diags: &mut Diagnostics) -> Option<Self> {
         let what = what.into();
         let Value::Map(entries) = &node.value else {
-            diags.error(
-                node.loc,
-                format!("{what} must be a mapping, found {}", node.value.kind()),
-            );
+            diags.error(node.loc, format!("{what} must be a mapping, found {}", node.value.kind()));
             return None;
         };
         let mut keyed = Vec::with_capacity(entries.len());
         for (key, value) in entries {
             match &key.value {
                 Value::Str(name) => keyed.push((name.as_str(), value, key.loc)),
-                other => diags.error(
-                    key.loc,
-                    format!("keys in {what} must be strings, found {}", other.kind()),
-                ),
+                other => diags.error(key.loc, format!("keys in {what} must be strings, found {}", other.kind())),
             }
         }
         let used = vec![false; keyed.len()];
-        Some(Self {
-            what,
-            entries: keyed,
-            used,
-            known: Vec::new(),
-        })
+        Some(Self { what, entries: keyed, used, known: Vec::new() })
     }
 
     pub fn what(&self) -> &str {
@@ -206,20 +180,10 @@ impl<'a> Fields<'a> {
     }
 
     /// Like `get`, but a missing key is an error.
-    pub fn require(
-        &mut self,
-        key: &'static str,
-        hint: &str,
-        diags: &mut Diagnostics,
-        at: Loc,
-    ) -> Option<&'a Node> {
+    pub fn require(&mut self, key: &'static str, hint: &str, diags: &mut Diagnostics, at: Loc) -> Option<&'a Node> {
         let node = self.get(key);
         if node.is_none() {
-            diags.error_with_hint(
-                at,
-                format!("{} is missing `{key}`", self.what),
-                hint.to_string(),
-            );
+            diags.error_with_hint(at, format!("{} is missing `{key}`", self.what), hint.to_string());
         }
         node
     }
@@ -231,26 +195,15 @@ impl<'a> Fields<'a> {
             }
             let message = format!("unknown key `{name}` in {}", self.what);
             match closest(name, &self.known) {
-                Some(near) => {
-                    diags.error_with_hint(*loc, message, format!("did you mean `{near}`?"))
-                }
-                None => diags.error_with_hint(
-                    *loc,
-                    message,
-                    format!("known keys here: {}", self.known.join(", ")),
-                ),
+                Some(near) => diags.error_with_hint(*loc, message, format!("did you mean `{near}`?")),
+                None => diags.error_with_hint(*loc, message, format!("known keys here: {}", self.known.join(", "))),
             }
         }
     }
 }
 
 fn closest<'k>(name: &str, known: &[&'k str]) -> Option<&'k str> {
-    known
-        .iter()
-        .map(|k| (edit_distance(name, k), *k))
-        .filter(|(d, k)| *d <= 2.max(k.len() / 3))
-        .min()
-        .map(|(_, k)| k)
+    known.iter().map(|k| (edit_distance(name, k), *k)).filter(|(d, k)| *d <= 2.max(k.len() / 3)).min().map(|(_, k)| k)
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -261,11 +214,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
             let current = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                previous
-            } else {
-                1 + previous.min(row[j]).min(row[j + 1])
-            };
+            row[j + 1] = if ca == *cb { previous } else { 1 + previous.min(row[j]).min(row[j + 1]) };
             previous = current;
         }
     }
@@ -277,10 +226,7 @@ pub fn str_of<'a>(node: &'a Node, what: &str, diags: &mut Diagnostics) -> Option
     match &node.value {
         Value::Str(s) => Some(s),
         other => {
-            diags.error(
-                node.loc,
-                format!("{what} must be a string, found {}", other.kind()),
-            );
+            diags.error(node.loc, format!("{what} must be a string, found {}", other.kind()));
             None
         }
     }
@@ -304,10 +250,7 @@ pub fn seq_of<'a>(node: &'a Node, what: &str, diags: &mut Diagnostics) -> Option
     match &node.value {
         Value::Seq(items) => Some(items),
         other => {
-            diags.error(
-                node.loc,
-                format!("{what} must be a list, found {}", other.kind()),
-            );
+            diags.error(node.loc, format!("{what} must be a list, found {}", other.kind()));
             None
         }
     }
@@ -321,14 +264,10 @@ mod tests {
     fn nodes_carry_line_and_column() {
         let mut diags = Diagnostics::new("t.yaml");
         let node = parse("a: 1\nb:\n  - x\n  - {name: y}\n", &mut diags).expect("parses");
-        let Value::Map(entries) = &node.value else {
-            panic!("not a map")
-        };
+        let Value::Map(entries) = &node.value else { panic!("not a map") };
         assert_eq!(entries[0].0.loc, Loc::new(1, 1));
         assert_eq!(entries[1].0.loc, Loc::new(2, 1));
-        let Value::Seq(items) = &entries[1].1.value else {
-            panic!("not a seq")
-        };
+        let Value::Seq(items) = &entries[1].1.value else { panic!("not a seq") };
         assert_eq!(items[0].loc, Loc::new(3, 5));
         assert_eq!(items[1].loc, Loc::new(4, 5));
     }
@@ -344,10 +283,7 @@ mod tests {
 
     #[test]
     fn suggests_close_keys() {
-        assert_eq!(
-            closest("rout_tables", &["route_tables", "security_groups"]),
-            Some("route_tables")
-        );
+        assert_eq!(closest("rout_tables", &["route_tables", "security_groups"]), Some("route_tables"));
         assert_eq!(closest("zzz", &["route_tables"]), None);
     }
 }

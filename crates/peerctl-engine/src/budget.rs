@@ -16,10 +16,7 @@ pub struct RateBudget {
 
 impl RateBudget {
     /// EC2's published bucket for resource-intensive and mutating actions.
-    pub const EC2_MUTATING: RateBudget = RateBudget {
-        burst: 50.0,
-        per_second: 5.0,
-    };
+    pub const EC2_MUTATING: RateBudget = RateBudget { burst: 50.0, per_second: 5.0 };
 }
 
 struct Bucket {
@@ -36,10 +33,7 @@ pub(crate) struct Budgets {
 
 impl Budgets {
     pub fn new(budget: RateBudget) -> Self {
-        Self {
-            budget,
-            buckets: Arc::default(),
-        }
+        Self { budget, buckets: Arc::default() }
     }
 
     /// Waits until `key`'s bucket has a token and takes it.
@@ -56,10 +50,7 @@ impl Budgets {
     fn try_take(&self, key: &str) -> Duration {
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
-        let bucket = buckets.entry(key.to_string()).or_insert(Bucket {
-            tokens: self.budget.burst,
-            last: now,
-        });
+        let bucket = buckets.entry(key.to_string()).or_insert(Bucket { tokens: self.budget.burst, last: now });
         let refill = now.duration_since(bucket.last).as_secs_f64() * self.budget.per_second;
         bucket.tokens = (bucket.tokens + refill).min(self.budget.burst);
         bucket.last = now;
@@ -78,10 +69,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn bucket_allows_its_burst_then_its_rate() {
-        let budgets = Budgets::new(RateBudget {
-            burst: 3.0,
-            per_second: 2.0,
-        });
+        let budgets = Budgets::new(RateBudget { burst: 3.0, per_second: 2.0 });
         let start = tokio::time::Instant::now();
         for _ in 0..3 {
             budgets.acquire("k").await;
@@ -89,10 +77,6 @@ mod tests {
         assert_eq!(start.elapsed(), Duration::ZERO);
         budgets.acquire("k").await;
         budgets.acquire("other").await;
-        assert!(
-            start.elapsed() >= Duration::from_millis(499),
-            "{:?}",
-            start.elapsed()
-        );
+        assert!(start.elapsed() >= Duration::from_millis(499), "{:?}", start.elapsed());
     }
 }

@@ -23,10 +23,7 @@ pub enum ProviderError {
 
 impl ProviderError {
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            ProviderError::Throttled(_) | ProviderError::Unavailable(_)
-        )
+        matches!(self, ProviderError::Throttled(_) | ProviderError::Unavailable(_))
     }
 }
 
@@ -35,12 +32,7 @@ pub enum Error {
     #[error("reading live state failed")]
     Observe(#[source] ProviderError),
     #[error("{failed} of {total} steps failed; {done} done, {skipped} not started")]
-    Apply {
-        failed: usize,
-        done: usize,
-        skipped: usize,
-        total: usize,
-    },
+    Apply { failed: usize, done: usize, skipped: usize, total: usize },
     #[error("no provider handles {0}")]
     NoProvider(String),
 }

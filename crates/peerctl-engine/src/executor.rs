@@ -8,6 +8,7 @@ use crate::error::{Error, ProviderError};
 use crate::provider::{Outcome, Providers};
 use peerctl_core::plan::{Action, Plan};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -24,30 +25,16 @@ pub struct ApplyOptions {
 
 impl Default for ApplyOptions {
     fn default() -> Self {
-        Self {
-            parallelism: 10,
-            budget: RateBudget::EC2_MUTATING,
-            max_attempts: 8,
-            backoff: Duration::from_millis(250),
-        }
+        Self { parallelism: 10, budget: RateBudget::EC2_MUTATING, max_attempts: 8, backoff: Duration::from_millis(250) }
     }
 }
 
 /// Progress, for the caller to show.
 #[derive(Debug, Clone)]
 pub enum Event {
-    Started {
-        step: usize,
-    },
-    Finished {
-        step: usize,
-        outcome: Outcome,
-        elapsed: Duration,
-    },
-    Failed {
-        step: usize,
-        error: ProviderError,
-    },
+    Started { step: usize },
+    Finished { step: usize, outcome: Outcome, elapsed: Duration },
+    Failed { step: usize, error: ProviderError },
 }
 
 #[derive(Debug, Default)]
@@ -65,23 +52,14 @@ pub async fn apply(
     on_event: &(dyn Fn(Event) + Sync),
 ) -> Result<Report, (Report, Error)> {
     let budgets = Budgets::new(options.budget);
+    let locks = Locks::default();
     let mut report = Report::default();
     let mut created: BTreeMap<usize, String> = BTreeMap::new();
     let mut waiting: Vec<usize> = (0..plan.steps.len()).collect();
     let mut running = JoinSet::new();
     loop {
         if report.failed.is_empty() {
-            start_ready(
-                providers,
-                plan,
-                options,
-                &budgets,
-                &mut waiting,
-                &mut running,
-                &report,
-                &created,
-                on_event,
-            );
+            start_ready(providers, plan, options, &budgets, &locks, &mut waiting, &mut running, &report, &created, on_event);
         }
         let Some(joined) = running.join_next().await else {
             break;
@@ -89,8 +67,7 @@ pub async fn apply(
         let (step, started, result, retries) = match joined {
             Ok(finished) => finished,
             Err(join_error) => {
-                let error =
-                    ProviderError::Other(format!("a step's task ended abnormally: {join_error}"));
+                let error = ProviderError::Other(format!("a step's task ended abnormally: {join_error}"));
                 report.failed.push((usize::MAX, error));
                 continue;
             }
@@ -102,17 +79,10 @@ pub async fn apply(
                     created.insert(step, id.clone());
                 }
                 report.done.push(step);
-                on_event(Event::Finished {
-                    step,
-                    outcome,
-                    elapsed: started.elapsed(),
-                });
+                on_event(Event::Finished { step, outcome, elapsed: started.elapsed() });
             }
             Err(error) => {
-                on_event(Event::Failed {
-                    step,
-                    error: error.clone(),
-                });
+                on_event(Event::Failed { step, error: error.clone() });
                 report.failed.push((step, error));
             }
         }
@@ -122,15 +92,7 @@ pub async fn apply(
     }
     let total = plan.steps.len();
     let (failed, done) = (report.failed.len(), report.done.len());
-    Err((
-        report,
-        Error::Apply {
-            failed,
-            done,
-            skipped: total - failed - done,
-            total,
-        },
-    ))
+    Err((report, Error::Apply { failed, done, skipped: total - failed - done, total }))
 }
 
 type Finished = (usize, Instant, Result<Outcome, ProviderError>, u32);
@@ -141,6 +103,7 @@ fn start_ready(
     plan: &Plan,
     options: &ApplyOptions,
     budgets: &Budgets,
+    locks: &Locks,
     waiting: &mut Vec<usize>,
     running: &mut JoinSet<Finished>,
     report: &Report,
@@ -150,10 +113,7 @@ fn start_ready(
     let mut index = 0;
     while index < waiting.len() && running.len() < options.parallelism.max(1) {
         let step = waiting[index];
-        let ready = plan.steps[step]
-            .depends_on
-            .iter()
-            .all(|d| report.done.contains(d));
+        let ready = plan.steps[step].depends_on.iter().all(|d| report.done.contains(d));
         if !ready {
             index += 1;
             continue;
@@ -163,9 +123,7 @@ fn start_ready(
         let fresh_connection = action.connection_mut().is_some_and(|c| c.id().is_none());
         let started = Instant::now();
         if let Err(missing) = action.resolve(created) {
-            let error = ProviderError::Other(format!(
-                "step {step} needs the connection of step {missing}, which made none"
-            ));
+            let error = ProviderError::Other(format!("step {step} needs the connection of step {missing}, which made none"));
             running.spawn(async move { (step, started, Err(error), 0) });
             continue;
         }
@@ -178,10 +136,7 @@ fn start_ready(
             }
         };
         on_event(Event::Started { step });
-        let retry = RetryPolicy {
-            options: options.clone(),
-            fresh_connection,
-        };
+        let retry = RetryPolicy { options: options.clone(), locks: locks.clone(), fresh_connection };
         let budgets = budgets.clone();
         running.spawn(async move {
             let (result, retries) = retry.run(&action, provider.as_ref(), &budgets).await;
@@ -192,29 +147,23 @@ fn start_ready(
 
 struct RetryPolicy {
     options: ApplyOptions,
+    locks: Locks,
     /// The action refers to a connection created moments ago, which EC2 may
     /// not show yet: "not found" is then worth waiting for.
     fresh_connection: bool,
 }
 
 impl RetryPolicy {
-    async fn run(
-        &self,
-        action: &Action,
-        provider: &dyn crate::Provider,
-        budgets: &Budgets,
-    ) -> (Result<Outcome, ProviderError>, u32) {
-        let key = budget_key(action);
+    async fn run(&self, action: &Action, provider: &dyn crate::Provider, budgets: &Budgets) -> (Result<Outcome, ProviderError>, u32) {
+        let key = action.budget_key();
+        let _guards = self.locks.acquire(&action.locks()).await;
         let mut delay = self.options.backoff;
         let mut attempt = 1;
         loop {
             budgets.acquire(&key).await;
             let result = provider.execute(action).await;
             let retry = match &result {
-                Err(error) => {
-                    error.is_retryable()
-                        || (self.fresh_connection && matches!(error, ProviderError::NotFound(_)))
-                }
+                Err(error) => error.is_retryable() || (self.fresh_connection && matches!(error, ProviderError::NotFound(_))),
                 Ok(_) => false,
             };
             if !retry || attempt >= self.options.max_attempts {
@@ -230,12 +179,24 @@ impl RetryPolicy {
     }
 }
 
-fn budget_key(action: &Action) -> String {
-    let scope = action.aws_scope();
-    format!(
-        "aws/{}/{}/{}",
-        scope.profile.as_deref().unwrap_or("-"),
-        scope.role_arn.as_deref().unwrap_or("-"),
-        scope.region
-    )
+/// One lock per GCP network: a pair's peering operations run one at a time,
+/// while other networks proceed in parallel.
+#[derive(Clone, Default)]
+pub(crate) struct Locks {
+    locks: Arc<std::sync::Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+impl Locks {
+    /// Takes every lock in `names` (already sorted, so two steps never deadlock).
+    async fn acquire(&self, names: &[String]) -> Vec<tokio::sync::OwnedMutexGuard<()>> {
+        let mutexes: Vec<_> = {
+            let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+            names.iter().map(|name| locks.entry(name.clone()).or_default().clone()).collect()
+        };
+        let mut guards = Vec::with_capacity(mutexes.len());
+        for mutex in mutexes {
+            guards.push(mutex.lock_owned().await);
+        }
+        guards
+    }
 }

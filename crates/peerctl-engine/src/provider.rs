@@ -39,15 +39,12 @@ impl Providers {
         for provider in &self.providers {
             let part = provider.observe(spec).await.map_err(Error::Observe)?;
             state.aws.extend(part.aws);
+            state.gcp.extend(part.gcp);
         }
         Ok(state)
     }
 
     pub fn for_action(&self, action: &Action) -> Result<Arc<dyn Provider>, Error> {
-        self.providers
-            .iter()
-            .find(|p| p.handles(action))
-            .cloned()
-            .ok_or_else(|| Error::NoProvider(format!("{action:?}")))
+        self.providers.iter().find(|p| p.handles(action)).cloned().ok_or_else(|| Error::NoProvider(format!("{action:?}")))
     }
 }

@@ -21,10 +21,7 @@ struct Clouds {
 impl Clouds {
     fn for_spec(_spec: &Spec) -> Self {
         let aws = Arc::new(AwsProvider::new());
-        Self {
-            providers: Providers::new(vec![aws.clone()]),
-            aws,
-        }
+        Self { providers: Providers::new(vec![aws.clone()]), aws }
     }
 
     /// With -v: how many API calls, by operation, so a user can see a plan's cost.
@@ -34,17 +31,9 @@ impl Clouds {
         }
         let calls = self.aws.calls();
         let total: u64 = calls.values().sum();
-        let reads: u64 = calls
-            .iter()
-            .filter(|(op, _)| op.starts_with("Describe"))
-            .map(|(_, n)| n)
-            .sum();
+        let reads: u64 = calls.iter().filter(|(op, _)| op.starts_with("Describe")).map(|(_, n)| n).sum();
         let detail: Vec<String> = calls.iter().map(|(op, n)| format!("{op}={n}")).collect();
-        out.progress(&format!(
-            "aws api calls: {total} ({reads} reads, {} writes): {}",
-            total - reads,
-            detail.join(" ")
-        ));
+        out.progress(&format!("aws api calls: {total} ({reads} reads, {} writes): {}", total - reads, detail.join(" ")));
     }
 }
 
@@ -53,10 +42,7 @@ fn load(path: &Path, out: &Output) -> Option<Spec> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(error) => {
-            out.error(
-                &format!("cannot read {file}: {error}"),
-                Some("pass the path of a spec file, e.g. specs/demo.yaml"),
-            );
+            out.error(&format!("cannot read {file}: {error}"), Some("pass the path of a spec file, e.g. specs/demo.yaml"));
             return None;
         }
     };
@@ -71,37 +57,22 @@ fn load(path: &Path, out: &Output) -> Option<Spec> {
 
 fn report(diags: &Diagnostics, out: &Output) {
     for item in diags.items() {
-        let place = if item.loc.line == 0 {
-            item.file.clone()
-        } else {
-            format!("{}:{}:{}", item.file, item.loc.line, item.loc.column)
-        };
+        let place = if item.loc.line == 0 { item.file.clone() } else { format!("{}:{}:{}", item.file, item.loc.line, item.loc.column) };
         out.error(&format!("{place}: {}", item.message), item.hint.as_deref());
     }
     let n = diags.len();
-    eprintln!(
-        "{n} problem{} found; nothing was changed.",
-        if n == 1 { "" } else { "s" }
-    );
+    eprintln!("{n} problem{} found; nothing was changed.", if n == 1 { "" } else { "s" });
 }
 
 pub fn validate(path: &Path, out: &Output) -> Exit {
     let Some(spec) = load(path, out) else {
         return Exit::Error;
     };
-    let (aws, gcp) = spec
-        .peerings
-        .iter()
-        .fold((0, 0), |(a, g), p| match p.cloud {
-            CloudPeering::Aws(_) => (a + 1, g),
-            CloudPeering::Gcp(_) => (a, g + 1),
-        });
-    println!(
-        "{} is valid: {} peering(s) ({aws} AWS, {gcp} GCP), owner `{}`.",
-        path.display(),
-        spec.peerings.len(),
-        spec.owner
-    );
+    let (aws, gcp) = spec.peerings.iter().fold((0, 0), |(a, g), p| match p.cloud {
+        CloudPeering::Aws(_) => (a + 1, g),
+        CloudPeering::Gcp(_) => (a, g + 1),
+    });
+    println!("{} is valid: {} peering(s) ({aws} AWS, {gcp} GCP), owner `{}`.", path.display(), spec.peerings.len(), spec.owner);
     Exit::Ok
 }
 
@@ -110,7 +81,10 @@ async fn observe_and_plan(spec: &Spec, clouds: &Clouds, out: &Output) -> Option<
     let state = match clouds.providers.observe(spec).await {
         Ok(state) => state,
         Err(error) => {
-            out.error_chain(&error, Some("check the credentials and regions of the spec's sides (AWS_PROFILE, AWS_ENDPOINT_URL, role_arn)"));
+            out.error_chain(
+                &error,
+                Some("check the credentials and regions of the spec's sides (AWS_PROFILE, AWS_ENDPOINT_URL, role_arn)"),
+            );
             return None;
         }
     };
@@ -139,11 +113,7 @@ pub async fn plan(path: &Path, json: bool, detailed_exitcode: bool, out: &Output
     if !plan.conflicts.is_empty() {
         return Exit::Error;
     }
-    if detailed_exitcode && !plan.is_empty() {
-        Exit::Changes
-    } else {
-        Exit::Ok
-    }
+    if detailed_exitcode && !plan.is_empty() { Exit::Changes } else { Exit::Ok }
 }
 
 pub async fn apply(path: &Path, auto_approve: bool, parallelism: usize, out: &Output) -> Exit {
@@ -156,35 +126,30 @@ pub async fn apply(path: &Path, auto_approve: bool, parallelism: usize, out: &Ou
     exit
 }
 
-async fn apply_spec(
-    spec: &Spec,
-    clouds: &Clouds,
-    auto_approve: bool,
-    parallelism: usize,
-    out: &Output,
-) -> Exit {
+async fn apply_spec(spec: &Spec, clouds: &Clouds, auto_approve: bool, parallelism: usize, out: &Output) -> Exit {
     let Some(plan) = observe_and_plan(spec, clouds, out).await else {
         return Exit::Error;
     };
     print!("{}", render::text(&plan, out.stdout_style));
     if !plan.conflicts.is_empty() {
-        out.error("apply refused: the plan has conflicts; nothing was changed", Some("resolve the conflicts listed above (peerctl never changes objects it does not own)"));
+        out.error(
+            "apply refused: the plan has conflicts; nothing was changed",
+            Some("resolve the conflicts listed above (peerctl never changes objects it does not own)"),
+        );
         return Exit::Error;
     }
     if !plan.is_empty() {
         if !confirmed(auto_approve, out) {
             return Exit::Error;
         }
-        let options = ApplyOptions {
-            parallelism,
-            ..ApplyOptions::default()
-        };
+        let options = ApplyOptions { parallelism, ..ApplyOptions::default() };
         let total = plan.steps.len();
         let show = |event: Event| progress(&plan, total, &event, out);
-        if let Err((_, error)) =
-            peerctl_engine::apply(&clouds.providers, &plan, &options, &show).await
-        {
-            out.error_chain(&error, Some("fix the cause and run apply again: finished steps are kept and the next plan picks up from there"));
+        if let Err((_, error)) = peerctl_engine::apply(&clouds.providers, &plan, &options, &show).await {
+            out.error_chain(
+                &error,
+                Some("fix the cause and run apply again: finished steps are kept and the next plan picks up from there"),
+            );
             return Exit::Error;
         }
     }
@@ -216,34 +181,18 @@ fn confirmed(auto_approve: bool, out: &Output) -> bool {
 fn progress(plan: &Plan, total: usize, event: &Event, out: &Output) {
     let line = |step: usize| {
         let s = &plan.steps[step];
-        format!(
-            "[{}/{total}] {} {}: {}",
-            step + 1,
-            s.action.kind().symbol(),
-            s.peering,
-            render::describe(&s.action)
-        )
+        format!("[{}/{total}] {} {}: {}", step + 1, s.action.kind().symbol(), s.peering, render::describe(&s.action))
     };
     match event {
         Event::Started { .. } => {}
-        Event::Finished {
-            step,
-            outcome,
-            elapsed,
-        } => {
+        Event::Finished { step, outcome, elapsed } => {
             let made = match outcome {
                 peerctl_engine::Outcome::Created(id) => format!(" → {id}"),
                 peerctl_engine::Outcome::Done => String::new(),
             };
-            out.progress(&format!(
-                "{} ... done{made} ({:.1}s)",
-                line(*step),
-                elapsed.as_secs_f64()
-            ));
+            out.progress(&format!("{} ... done{made} ({:.1}s)", line(*step), elapsed.as_secs_f64()));
         }
-        Event::Failed { step, error } => {
-            out.progress(&format!("{} ... FAILED: {error}", line(*step)))
-        }
+        Event::Failed { step, error } => out.progress(&format!("{} ... FAILED: {error}", line(*step))),
     }
 }
 
@@ -262,18 +211,12 @@ async fn verify(spec: &Spec, clouds: &Clouds, applied: &Plan, out: &Output) -> E
         problems = differences(&plan);
         if problems.is_empty() {
             let s = applied.summary();
-            println!(
-                "\nApply complete! Resources: {} added, {} changed, {} destroyed.",
-                s.add, s.change, s.destroy
-            );
+            println!("\nApply complete! Resources: {} added, {} changed, {} destroyed.", s.add, s.change, s.destroy);
             println!("Verified: live state matches the spec and every peering is active.");
             return Exit::Ok;
         }
     }
-    out.error(
-        "verification failed: live state does not match the spec after apply",
-        None,
-    );
+    out.error("verification failed: live state does not match the spec after apply", None);
     for problem in problems {
         eprintln!("  - {problem}");
     }
@@ -284,20 +227,9 @@ fn differences(plan: &Plan) -> Vec<String> {
     let mut problems: Vec<String> = plan
         .steps
         .iter()
-        .map(|s| {
-            format!(
-                "{}: still to do: {} {}",
-                s.peering,
-                s.action.kind().symbol(),
-                render::describe(&s.action)
-            )
-        })
+        .map(|s| format!("{}: still to do: {} {}", s.peering, s.action.kind().symbol(), render::describe(&s.action)))
         .collect();
-    problems.extend(
-        plan.conflicts
-            .iter()
-            .map(|c| format!("{}: conflict: {}", c.peering, c.message)),
-    );
+    problems.extend(plan.conflicts.iter().map(|c| format!("{}: conflict: {}", c.peering, c.message)));
     for peering in plan.peerings.iter().filter(|p| !p.absent) {
         if peering.status.as_deref() != Some("active") {
             problems.push(format!(

@@ -69,20 +69,13 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
-            let code = if error.use_stderr() {
-                Exit::Error
-            } else {
-                Exit::Ok
-            };
+            let code = if error.use_stderr() { Exit::Error } else { Exit::Ok };
             return ExitCode::from(code as u8);
         }
     };
     output::init_logging(cli.verbose);
     let out = output::Output::new(cli.no_color, cli.verbose);
-    let code = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let code = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime.block_on(run(cli, &out)),
         Err(error) => {
             out.error(&format!("cannot start the async runtime: {error}"), None);
@@ -95,15 +88,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli, out: &output::Output) -> Exit {
     match cli.command {
         Command::Validate { spec } => commands::validate(&spec, out),
-        Command::Plan {
-            spec,
-            format,
-            detailed_exitcode,
-        } => commands::plan(&spec, format == Format::Json, detailed_exitcode, out).await,
-        Command::Apply {
-            spec,
-            auto_approve,
-            parallelism,
-        } => commands::apply(&spec, auto_approve, usize::from(parallelism), out).await,
+        Command::Plan { spec, format, detailed_exitcode } => commands::plan(&spec, format == Format::Json, detailed_exitcode, out).await,
+        Command::Apply { spec, auto_approve, parallelism } => commands::apply(&spec, auto_approve, usize::from(parallelism), out).await,
     }
 }

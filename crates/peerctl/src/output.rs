@@ -14,29 +14,17 @@ impl Output {
     pub fn new(no_color: bool, verbose: u8) -> Self {
         let allowed = !no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
         Self {
-            stdout_style: Style {
-                color: allowed && std::io::stdout().is_terminal(),
-            },
-            stderr_style: Style {
-                color: allowed && std::io::stderr().is_terminal(),
-            },
+            stdout_style: Style { color: allowed && std::io::stdout().is_terminal() },
+            stderr_style: Style { color: allowed && std::io::stderr().is_terminal() },
             verbose,
         }
     }
 
     pub fn error(&self, message: &str, hint: Option<&str>) {
-        let label = if self.stderr_style.color {
-            "\x1b[1;31merror\x1b[0m"
-        } else {
-            "error"
-        };
+        let label = if self.stderr_style.color { "\x1b[1;31merror\x1b[0m" } else { "error" };
         eprintln!("{label}: {message}");
         if let Some(hint) = hint {
-            let label = if self.stderr_style.color {
-                "\x1b[1;36mhint\x1b[0m"
-            } else {
-                "hint"
-            };
+            let label = if self.stderr_style.color { "\x1b[1;36mhint\x1b[0m" } else { "hint" };
             eprintln!("  {label}: {hint}");
         }
     }
@@ -66,11 +54,6 @@ pub fn init_logging(verbose: u8) {
         2 => "info,aws_config=warn",
         _ => "debug,aws_smithy_runtime=info,aws_config=info,hyper=info,h2=info,rustls=info",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
 }

@@ -4,9 +4,7 @@ use super::Builder;
 use super::resolve::{ResolvedSide, resolve_side};
 use crate::plan::{Action, AwsEnd, ConnectionRef, ConnectionSide, PeeringStatus};
 use crate::spec::{AwsPeering, Peering, overlaps};
-use crate::state::{
-    Connection, ConnectionStatus, Ownership, Permission, TAG_OWNER, TAG_PEERING, Tags,
-};
+use crate::state::{Connection, ConnectionStatus, Ownership, Permission, TAG_OWNER, TAG_PEERING, Tags};
 use ipnet::IpNet;
 use std::collections::BTreeSet;
 
@@ -14,18 +12,8 @@ use std::collections::BTreeSet;
 pub(crate) fn plan_present(b: &mut Builder, peering: &Peering, aws: &AwsPeering) {
     let state = b.state;
     let name = &peering.name;
-    let req = resolve_side(
-        &aws.requester,
-        state.aws_region(&aws.requester.scope),
-        &format!("requester of `{name}`"),
-        &mut b.diags,
-    );
-    let acc = resolve_side(
-        &aws.accepter,
-        state.aws_region(&aws.accepter.scope),
-        &format!("accepter of `{name}`"),
-        &mut b.diags,
-    );
+    let req = resolve_side(&aws.requester, state.aws_region(&aws.requester.scope), &format!("requester of `{name}`"), &mut b.diags);
+    let acc = resolve_side(&aws.accepter, state.aws_region(&aws.accepter.scope), &format!("accepter of `{name}`"), &mut b.diags);
     let (Some(req), Some(acc)) = (req, acc) else {
         b.peerings.push(status(peering, None));
         return;
@@ -34,30 +22,16 @@ pub(crate) fn plan_present(b: &mut Builder, peering: &Peering, aws: &AwsPeering)
     if let Some((a, c)) = first_overlap(&req_cidrs, &acc_cidrs) {
         b.diags.error_with_hint(
             peering.loc,
-            format!(
-                "peering `{name}`: requester {} ({a}) overlaps accepter {} ({c})",
-                req.vpc.id, acc.vpc.id
-            ),
+            format!("peering `{name}`: requester {} ({a}) overlaps accepter {} ({c})", req.vpc.id, acc.vpc.id),
             "peered VPCs need disjoint address ranges; peer another VPC or re-address one of them",
         );
         b.peerings.push(status(peering, None));
         return;
     }
     let connections = connections_between(b, &req.vpc.id, &acc.vpc.id);
-    let owned_ids: BTreeSet<String> = connections
-        .iter()
-        .filter(|c| is_ours(b, peering, c))
-        .map(|c| c.id.clone())
-        .collect();
-    let live: Vec<&Connection> = connections
-        .iter()
-        .filter(|c| !c.status.is_terminal())
-        .copied()
-        .collect();
-    if let Some(foreign) = live
-        .iter()
-        .find(|c| !is_ours(b, peering, c) || c.requester.vpc_id != req.vpc.id)
-    {
+    let owned_ids: BTreeSet<String> = connections.iter().filter(|c| is_ours(b, peering, c)).map(|c| c.id.clone()).collect();
+    let live: Vec<&Connection> = connections.iter().filter(|c| !c.status.is_terminal()).copied().collect();
+    if let Some(foreign) = live.iter().find(|c| !is_ours(b, peering, c) || c.requester.vpc_id != req.vpc.id) {
         let whose = describe_owner(&foreign.tags);
         b.conflict(
             name,
@@ -78,24 +52,8 @@ pub(crate) fn plan_present(b: &mut Builder, peering: &Peering, aws: &AwsPeering)
         return;
     };
     plan_dns(b, peering, aws, current, &connection, &ready);
-    plan_routes(
-        b,
-        peering,
-        &req,
-        &acc_cidrs,
-        &connection,
-        &owned_ids,
-        &ready,
-    );
-    plan_routes(
-        b,
-        peering,
-        &acc,
-        &req_cidrs,
-        &connection,
-        &owned_ids,
-        &ready,
-    );
+    plan_routes(b, peering, &req, &acc_cidrs, &connection, &owned_ids, &ready);
+    plan_routes(b, peering, &acc, &req_cidrs, &connection, &owned_ids, &ready);
     plan_rules(b, peering, &req, &acc_cidrs, aws);
     plan_rules(b, peering, &acc, &req_cidrs, aws);
     b.peerings.push(status(peering, current));
@@ -111,46 +69,29 @@ fn plan_connection(
     current: Option<&Connection>,
 ) -> Option<(ConnectionRef, Vec<usize>)> {
     let name = &peering.name;
-    let accept = |connection| Action::AwsAcceptConnection {
-        scope: acc.spec.scope.clone(),
-        connection,
-    };
+    let accept = |connection| Action::AwsAcceptConnection { scope: acc.spec.scope.clone(), connection };
     match current {
         None => {
             let create = Action::AwsCreateConnection {
-                requester: AwsEnd {
-                    scope: req.spec.scope.clone(),
-                    vpc: req.vpc.id.clone(),
-                    account: req.vpc.owner_id.clone(),
-                },
-                accepter: AwsEnd {
-                    scope: acc.spec.scope.clone(),
-                    vpc: acc.vpc.id.clone(),
-                    account: acc.vpc.owner_id.clone(),
-                },
+                requester: AwsEnd { scope: req.spec.scope.clone(), vpc: req.vpc.id.clone(), account: req.vpc.owner_id.clone() },
+                accepter: AwsEnd { scope: acc.spec.scope.clone(), vpc: acc.vpc.id.clone(), account: acc.vpc.owner_id.clone() },
                 tags: connection_tags(&b.spec.owner, name),
             };
             let created = b.step(name, create, "no connection joins these VPCs", vec![]);
-            let accepted = b.step(
-                name,
-                accept(ConnectionRef::CreatedByStep(created)),
-                "the accepter must accept the new connection",
-                vec![created],
-            );
+            let accepted =
+                b.step(name, accept(ConnectionRef::CreatedByStep(created)), "the accepter must accept the new connection", vec![created]);
             Some((ConnectionRef::CreatedByStep(created), vec![accepted]))
         }
         Some(c) => match &c.status {
             ConnectionStatus::PendingAcceptance => {
-                let accepted = b.step(
-                    name,
-                    accept(ConnectionRef::Id(c.id.clone())),
-                    format!("{} is pending acceptance", c.id),
-                    vec![],
-                );
+                let accepted = b.step(name, accept(ConnectionRef::Id(c.id.clone())), format!("{} is pending acceptance", c.id), vec![]);
                 Some((ConnectionRef::Id(c.id.clone()), vec![accepted]))
             }
             ConnectionStatus::Unknown(code) => {
-                b.conflict(name, format!("peering connection {} has status `{code}`, which peerctl does not know; resolve it by hand", c.id));
+                b.conflict(
+                    name,
+                    format!("peering connection {} has status `{code}`, which peerctl does not know; resolve it by hand", c.id),
+                );
                 None
             }
             _ => Some((ConnectionRef::Id(c.id.clone()), vec![])),
@@ -167,33 +108,17 @@ fn plan_dns(
     ready: &[usize],
 ) {
     let sides = [
-        (
-            ConnectionSide::Requester,
-            &aws.requester.scope,
-            current.and_then(|c| c.requester.allow_dns_resolution),
-        ),
-        (
-            ConnectionSide::Accepter,
-            &aws.accepter.scope,
-            current.and_then(|c| c.accepter.allow_dns_resolution),
-        ),
+        (ConnectionSide::Requester, &aws.requester.scope, current.and_then(|c| c.requester.allow_dns_resolution)),
+        (ConnectionSide::Accepter, &aws.accepter.scope, current.and_then(|c| c.accepter.allow_dns_resolution)),
     ];
     for (side, scope, now) in sides {
         let now = now.unwrap_or(false);
         if now == aws.dns_resolution {
             continue;
         }
-        let action = Action::AwsSetDnsResolution {
-            scope: scope.clone(),
-            connection: connection.clone(),
-            side,
-            allow: aws.dns_resolution,
-        };
-        let reason = format!(
-            "DNS resolution from the remote VPC is {} on the {side:?} side",
-            if now { "allowed" } else { "not allowed" }
-        )
-        .to_lowercase();
+        let action = Action::AwsSetDnsResolution { scope: scope.clone(), connection: connection.clone(), side, allow: aws.dns_resolution };
+        let reason = format!("DNS resolution from the remote VPC is {} on the {side:?} side", if now { "allowed" } else { "not allowed" })
+            .to_lowercase();
         b.step(&peering.name, action, reason, ready.to_vec());
     }
 }
@@ -213,8 +138,7 @@ fn plan_routes(
     let scope = &this.spec.scope;
     for table in &this.route_tables {
         for &cidr in peer_cidrs {
-            b.claimed_routes
-                .push((table.id.clone(), cidr, name.clone(), peering.loc));
+            b.claimed_routes.push((table.id.clone(), cidr, name.clone(), peering.loc));
             let existing = table.routes.iter().find(|r| r.destination == cidr);
             let action = match existing {
                 Some(route) if connection.id() == Some(route.target.as_str()) => continue,
@@ -228,10 +152,7 @@ fn plan_routes(
                 Some(route) => {
                     b.conflict(
                         name,
-                        format!(
-                            "route table {} already sends {cidr} to {}, which peerctl does not own",
-                            table.id, route.target
-                        ),
+                        format!("route table {} already sends {cidr} to {}, which peerctl does not own", table.id, route.target),
                     );
                     continue;
                 }
@@ -243,27 +164,15 @@ fn plan_routes(
                 },
             };
             let reason = match existing {
-                Some(route) => format!(
-                    "{cidr} goes through {}, an earlier connection of this peering",
-                    route.target
-                ),
+                Some(route) => format!("{cidr} goes through {}, an earlier connection of this peering", route.target),
                 None => format!("no route to the peer's {cidr}"),
             };
             b.step(name, action, reason, ready.to_vec());
         }
     }
     let selected: BTreeSet<&str> = this.route_tables.iter().map(|t| t.id.as_str()).collect();
-    for table in this
-        .region
-        .route_tables
-        .iter()
-        .filter(|t| t.vpc_id == this.vpc.id)
-    {
-        for route in table
-            .routes
-            .iter()
-            .filter(|r| owned_ids.contains(&r.target))
-        {
+    for table in this.region.route_tables.iter().filter(|t| t.vpc_id == this.vpc.id) {
+        for route in table.routes.iter().filter(|r| owned_ids.contains(&r.target)) {
             if selected.contains(table.id.as_str()) && peer_cidrs.contains(&route.destination) {
                 continue;
             }
@@ -273,25 +182,14 @@ fn plan_routes(
                 destination: route.destination,
                 target: route.target.clone(),
             };
-            b.step(
-                name,
-                action,
-                "the spec no longer routes this range through this table",
-                vec![],
-            );
+            b.step(name, action, "the spec no longer routes this range through this table", vec![]);
         }
     }
 }
 
 /// Inbound rules from each peer range on `this` side's selected groups, and
 /// removal of our rules that are no longer wanted.
-fn plan_rules(
-    b: &mut Builder,
-    peering: &Peering,
-    this: &ResolvedSide,
-    peer_cidrs: &[IpNet],
-    aws: &AwsPeering,
-) {
+fn plan_rules(b: &mut Builder, peering: &Peering, this: &ResolvedSide, peer_cidrs: &[IpNet], aws: &AwsPeering) {
     let (owner, name) = (b.spec.owner.clone(), &peering.name);
     let scope = &this.spec.scope;
     let mut wanted = BTreeSet::new();
@@ -300,15 +198,22 @@ fn plan_rules(
             let permission = Permission::from(*rule);
             for &source in peer_cidrs {
                 wanted.insert((group.id.clone(), permission.clone(), source));
-                let existing = this.region.rules.iter().find(|r| {
-                    r.group_id == group.id
-                        && !r.egress
-                        && r.permission == permission
-                        && r.source == Some(source)
-                });
+                let existing = this
+                    .region
+                    .rules
+                    .iter()
+                    .find(|r| r.group_id == group.id && !r.egress && r.permission == permission && r.source == Some(source));
                 match existing {
                     Some(r) if Ownership::of(&r.tags).is(&owner, name) => {}
-                    Some(r) => b.conflict(name, format!("security group {} already allows {permission} from {source} (rule {}, {})", group.id, r.id, describe_owner(&r.tags))),
+                    Some(r) => b.conflict(
+                        name,
+                        format!(
+                            "security group {} already allows {permission} from {source} (rule {}, {})",
+                            group.id,
+                            r.id,
+                            describe_owner(&r.tags)
+                        ),
+                    ),
                     None => {
                         let action = Action::AwsAuthorizeIngress {
                             scope: scope.clone(),
@@ -325,19 +230,11 @@ fn plan_rules(
             }
         }
     }
-    let groups_of_vpc: BTreeSet<&str> = this
-        .region
-        .security_groups
-        .iter()
-        .filter(|g| g.vpc_id == this.vpc.id)
-        .map(|g| g.id.as_str())
-        .collect();
+    let groups_of_vpc: BTreeSet<&str> =
+        this.region.security_groups.iter().filter(|g| g.vpc_id == this.vpc.id).map(|g| g.id.as_str()).collect();
     for rule in &this.region.rules {
         let Some(source) = rule.source else { continue };
-        if rule.egress
-            || !groups_of_vpc.contains(rule.group_id.as_str())
-            || !Ownership::of(&rule.tags).is(&owner, name)
-        {
+        if rule.egress || !groups_of_vpc.contains(rule.group_id.as_str()) || !Ownership::of(&rule.tags).is(&owner, name) {
             continue;
         }
         if wanted.contains(&(rule.group_id.clone(), rule.permission.clone(), source)) {
@@ -360,19 +257,13 @@ pub(crate) fn plan_absent(b: &mut Builder, peering: &Peering, _aws: &AwsPeering)
     let name = &peering.name;
     let owner = b.spec.owner.clone();
     let state = b.state;
-    let owned: Vec<&Connection> = unique_connections(state.aws.iter().flat_map(|r| &r.connections))
-        .into_iter()
-        .filter(|c| is_ours(b, peering, c))
-        .collect();
+    let owned: Vec<&Connection> =
+        unique_connections(state.aws.iter().flat_map(|r| &r.connections)).into_iter().filter(|c| is_ours(b, peering, c)).collect();
     let owned_ids: BTreeSet<&str> = owned.iter().map(|c| c.id.as_str()).collect();
     let mut cleanup = Vec::new();
     for region in &state.aws {
         for table in &region.route_tables {
-            for route in table
-                .routes
-                .iter()
-                .filter(|r| owned_ids.contains(r.target.as_str()))
-            {
+            for route in table.routes.iter().filter(|r| owned_ids.contains(r.target.as_str())) {
                 let action = Action::AwsDeleteRoute {
                     scope: region.scope.clone(),
                     route_table: table.id.clone(),
@@ -382,11 +273,7 @@ pub(crate) fn plan_absent(b: &mut Builder, peering: &Peering, _aws: &AwsPeering)
                 cleanup.push(b.step(name, action, "the peering is absent", vec![]));
             }
         }
-        for rule in region
-            .rules
-            .iter()
-            .filter(|r| !r.egress && Ownership::of(&r.tags).is(&owner, name))
-        {
+        for rule in region.rules.iter().filter(|r| !r.egress && Ownership::of(&r.tags).is(&owner, name)) {
             let Some(source) = rule.source else { continue };
             let action = Action::AwsRevokeIngress {
                 scope: region.scope.clone(),
@@ -399,17 +286,10 @@ pub(crate) fn plan_absent(b: &mut Builder, peering: &Peering, _aws: &AwsPeering)
         }
     }
     for connection in owned.iter().filter(|c| !c.status.is_terminal()) {
-        let Some(region) = state.aws.iter().find(|r| {
-            r.connections
-                .iter()
-                .any(|c| c.id == connection.id && is_ours(b, peering, c))
-        }) else {
+        let Some(region) = state.aws.iter().find(|r| r.connections.iter().any(|c| c.id == connection.id && is_ours(b, peering, c))) else {
             continue;
         };
-        let action = Action::AwsDeleteConnection {
-            scope: region.scope.clone(),
-            connection: connection.id.clone(),
-        };
+        let action = Action::AwsDeleteConnection { scope: region.scope.clone(), connection: connection.id.clone() };
         b.step(name, action, "the peering is absent", cleanup.clone());
     }
     let live = owned.iter().find(|c| !c.status.is_terminal()).copied();
@@ -421,9 +301,7 @@ pub(crate) fn check_route_collisions(b: &mut Builder) {
     let mut claims = std::mem::take(&mut b.claimed_routes);
     claims.sort();
     for (i, (table, cidr, peering, loc)) in claims.iter().enumerate() {
-        let earlier = claims[..i]
-            .iter()
-            .find(|(t, c, p, _)| t == table && p != peering && overlaps(c, cidr));
+        let earlier = claims[..i].iter().find(|(t, c, p, _)| t == table && p != peering && overlaps(c, cidr));
         if let Some((_, other_cidr, other, _)) = earlier {
             b.diags.error_with_hint(
                 *loc,
@@ -437,17 +315,14 @@ pub(crate) fn check_route_collisions(b: &mut Builder) {
 fn connections_between<'a>(b: &Builder<'a>, vpc_a: &str, vpc_b: &str) -> Vec<&'a Connection> {
     let all = b.state.aws.iter().flat_map(|r| &r.connections);
     let between = all.filter(|c| {
-        (c.requester.vpc_id == vpc_a && c.accepter.vpc_id == vpc_b)
-            || (c.requester.vpc_id == vpc_b && c.accepter.vpc_id == vpc_a)
+        (c.requester.vpc_id == vpc_a && c.accepter.vpc_id == vpc_b) || (c.requester.vpc_id == vpc_b && c.accepter.vpc_id == vpc_a)
     });
     unique_connections(between)
 }
 
 /// One entry per connection id, sorted; a connection read from both of its
 /// regions is kept in the view that carries tags (the requester's account).
-fn unique_connections<'a>(
-    connections: impl Iterator<Item = &'a Connection>,
-) -> Vec<&'a Connection> {
+fn unique_connections<'a>(connections: impl Iterator<Item = &'a Connection>) -> Vec<&'a Connection> {
     let mut unique: Vec<&Connection> = Vec::new();
     for connection in connections {
         match unique.iter_mut().find(|c| c.id == connection.id) {
@@ -474,10 +349,7 @@ fn describe_owner(tags: &Tags) -> String {
 }
 
 fn ownership_tags(owner: &str, peering: &str) -> Tags {
-    Tags::from([
-        (TAG_OWNER.to_string(), owner.to_string()),
-        (TAG_PEERING.to_string(), peering.to_string()),
-    ])
+    Tags::from([(TAG_OWNER.to_string(), owner.to_string()), (TAG_PEERING.to_string(), peering.to_string())])
 }
 
 fn connection_tags(owner: &str, peering: &str) -> Tags {
@@ -487,9 +359,7 @@ fn connection_tags(owner: &str, peering: &str) -> Tags {
 }
 
 fn first_overlap(a: &[IpNet], b: &[IpNet]) -> Option<(IpNet, IpNet)> {
-    a.iter()
-        .flat_map(|x| b.iter().map(move |y| (*x, *y)))
-        .find(|(x, y)| overlaps(x, y))
+    a.iter().flat_map(|x| b.iter().map(move |y| (*x, *y))).find(|(x, y)| overlaps(x, y))
 }
 
 fn status(peering: &Peering, connection: Option<&Connection>) -> PeeringStatus {

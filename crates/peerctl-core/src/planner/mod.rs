@@ -2,7 +2,10 @@
 //! no clock, no randomness; the same inputs always give the same plan.
 
 mod aws;
+mod gcp;
 mod resolve;
+
+pub use gcp::entry_name as gcp_entry_name;
 
 use crate::diag::Diagnostics;
 use crate::plan::{Action, Conflict, PLAN_FORMAT_VERSION, PeeringStatus, Plan, Step, Unmanaged};
@@ -18,29 +21,16 @@ pub fn plan(spec: &Spec, state: &State) -> Result<Plan, Diagnostics> {
     let mut builder = Builder::new(spec, state);
     for peering in &spec.peerings {
         match &peering.cloud {
-            CloudPeering::Aws(aws) if peering.absent => {
-                aws::plan_absent(&mut builder, peering, aws)
-            }
+            CloudPeering::Aws(aws) if peering.absent => aws::plan_absent(&mut builder, peering, aws),
             CloudPeering::Aws(aws) => aws::plan_present(&mut builder, peering, aws),
-            CloudPeering::Gcp(_) => builder.diags.error_with_hint(
-                peering.loc,
-                format!(
-                    "peering `{}` is a GCP peering, which this version of peerctl cannot plan yet",
-                    peering.name
-                ),
-                "GCP support is being built; plan AWS peerings only for now",
-            ),
+            CloudPeering::Gcp(gcp) if peering.absent => gcp::plan_absent(&mut builder, peering, gcp),
+            CloudPeering::Gcp(gcp) => gcp::plan_present(&mut builder, peering, gcp),
         }
     }
     aws::check_route_collisions(&mut builder);
-    let unmanaged = unmanaged(spec, state);
-    let Builder {
-        steps,
-        conflicts,
-        peerings,
-        diags,
-        ..
-    } = builder;
+    let mut unmanaged = unmanaged(spec, state);
+    unmanaged.extend(gcp::unmanaged(spec, state));
+    let Builder { steps, conflicts, peerings, diags, .. } = builder;
     diags.into_result(Plan {
         format_version: PLAN_FORMAT_VERSION,
         owner: spec.owner.clone(),
@@ -78,27 +68,13 @@ impl<'a> Builder<'a> {
     }
 
     /// Adds a step and returns its index, for later steps to depend on.
-    pub fn step(
-        &mut self,
-        peering: &str,
-        action: Action,
-        reason: impl Into<String>,
-        depends_on: Vec<usize>,
-    ) -> usize {
-        self.steps.push(Step {
-            peering: peering.to_string(),
-            action,
-            reason: reason.into(),
-            depends_on,
-        });
+    pub fn step(&mut self, peering: &str, action: Action, reason: impl Into<String>, depends_on: Vec<usize>) -> usize {
+        self.steps.push(Step { peering: peering.to_string(), action, reason: reason.into(), depends_on });
         self.steps.len() - 1
     }
 
     pub fn conflict(&mut self, peering: &str, message: impl Into<String>) {
-        self.conflicts.push(Conflict {
-            peering: peering.to_string(),
-            message: message.into(),
-        });
+        self.conflicts.push(Conflict { peering: peering.to_string(), message: message.into() });
     }
 }
 
@@ -111,18 +87,11 @@ fn unmanaged(spec: &Spec, state: &State) -> Vec<Unmanaged> {
             let Ownership::Owned { owner, peering } = Ownership::of(&connection.tags) else {
                 continue;
             };
-            if owner != spec.owner
-                || named.contains(peering.as_str())
-                || connection.status.is_terminal()
-            {
+            if owner != spec.owner || named.contains(peering.as_str()) || connection.status.is_terminal() {
                 continue;
             }
             if found.iter().all(|u| u.connection != connection.id) {
-                found.push(Unmanaged {
-                    peering,
-                    connection: connection.id.clone(),
-                    status: connection.status.as_str().to_string(),
-                });
+                found.push(Unmanaged { peering, connection: connection.id.clone(), status: connection.status.as_str().to_string() });
             }
         }
     }

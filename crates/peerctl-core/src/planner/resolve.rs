@@ -32,48 +32,16 @@ pub(crate) fn resolve_side<'a>(
     diags: &mut Diagnostics,
 ) -> Option<ResolvedSide<'a>> {
     let Some(region) = region else {
-        diags.error(
-            side.loc,
-            format!("{what}: nothing was read for {}", side.scope),
-        );
+        diags.error(side.loc, format!("{what}: nothing was read for {}", side.scope));
         return None;
     };
-    let vpc = pick(
-        &side.vpc,
-        region.vpcs.iter(),
-        |v| &v.id,
-        |v| v.name.as_deref(),
-        "VPC",
-        &format!("in {}", side.scope),
-        diags,
-    )?;
+    let vpc = pick(&side.vpc, region.vpcs.iter(), |v| &v.id, |v| v.name.as_deref(), "VPC", &format!("in {}", side.scope), diags)?;
     let tables_of_vpc = region.route_tables.iter().filter(|t| t.vpc_id == vpc.id);
-    let route_tables = select(
-        &side.route_tables,
-        tables_of_vpc,
-        |t| &t.id,
-        |t| t.name.as_deref(),
-        "route table",
-        &vpc.id,
-        diags,
-    );
+    let route_tables = select(&side.route_tables, tables_of_vpc, |t| &t.id, |t| t.name.as_deref(), "route table", &vpc.id, diags);
     let groups_of_vpc = region.security_groups.iter().filter(|g| g.vpc_id == vpc.id);
-    let security_groups = select(
-        &side.security_groups,
-        groups_of_vpc,
-        |g| &g.id,
-        |g| Some(g.name.as_str()),
-        "security group",
-        &vpc.id,
-        diags,
-    );
-    Some(ResolvedSide {
-        spec: side,
-        region,
-        vpc,
-        route_tables: route_tables?,
-        security_groups: security_groups?,
-    })
+    let security_groups =
+        select(&side.security_groups, groups_of_vpc, |g| &g.id, |g| Some(g.name.as_str()), "security group", &vpc.id, diags);
+    Some(ResolvedSide { spec: side, region, vpc, route_tables: route_tables?, security_groups: security_groups? })
 }
 
 fn select<'a, T>(
@@ -89,10 +57,7 @@ fn select<'a, T>(
         Selection::All => Some(candidates.collect()),
         Selection::Only(selectors) => {
             let place = format!("of {vpc_id}");
-            let found: Vec<Option<&T>> = selectors
-                .iter()
-                .map(|s| pick(s, candidates.clone(), id, name, kind, &place, diags))
-                .collect();
+            let found: Vec<Option<&T>> = selectors.iter().map(|s| pick(s, candidates.clone(), id, name, kind, &place, diags)).collect();
             let mut picked: Vec<&T> = found.into_iter().collect::<Option<_>>()?;
             // One object may be named both by id and by name; plan for it once.
             let mut seen = std::collections::BTreeSet::new();
@@ -129,17 +94,11 @@ fn pick<'a, T>(
             None
         }
         ([], By::Name(wanted)) => {
-            let tag = if kind == "security group" {
-                "group name"
-            } else {
-                "Name tag"
-            };
+            let tag = if kind == "security group" { "group name" } else { "Name tag" };
             diags.error_with_hint(
                 selector.loc,
                 format!("no {kind} with {tag} `{wanted}` {place}"),
-                format!(
-                    "check the {tag}, the region and the credentials of this side, or name it by id"
-                ),
+                format!("check the {tag}, the region and the credentials of this side, or name it by id"),
             );
             None
         }
@@ -147,12 +106,7 @@ fn pick<'a, T>(
             let ids: Vec<&str> = several.iter().map(|c| id(c).as_str()).collect();
             diags.error_with_hint(
                 selector.loc,
-                format!(
-                    "{} {kind}s match {} {place}: {}",
-                    several.len(),
-                    selector.by,
-                    ids.join(", ")
-                ),
+                format!("{} {kind}s match {} {place}: {}", several.len(), selector.by, ids.join(", ")),
                 "name exactly one of them by id",
             );
             None

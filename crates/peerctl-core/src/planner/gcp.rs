@@ -1,0 +1,236 @@
+//! Planning GCP peerings: an entry on each network (the same name on both),
+//! route flags that mirror each other, and an ingress firewall rule on each
+//! network from the other's subnet ranges.
+//!
+//! Names carry ownership, as GCP peering entries have no labels: the entry is
+//! `{owner}--{peering}` and the firewalls `peerctl-{owner}--{peering}-a|b`
+//! (`a` on `network`, `b` on `peer_network`), described `peerctl owner=… peering=…`.
+
+use super::Builder;
+use crate::plan::{Action, GcpFirewallSpec, PeeringStatus, Unmanaged};
+use crate::spec::{GcpNetwork, GcpPeering, Peering, Spec, overlaps};
+use crate::state::{GcpFirewall, GcpNetworkState, GcpRouteFlags, State};
+use ipnet::IpNet;
+use std::collections::BTreeSet;
+
+/// The name of a peering's entry on both networks.
+pub fn entry_name(owner: &str, peering: &str) -> String {
+    format!("{owner}--{peering}")
+}
+
+fn firewall_name(owner: &str, peering: &str, side: char) -> String {
+    format!("peerctl-{}-{side}", entry_name(owner, peering))
+}
+
+fn firewall_description(owner: &str, peering: &str) -> String {
+    format!("peerctl owner={owner} peering={peering}")
+}
+
+/// `(owner, peering)` of a firewall peerctl wrote, from its description.
+fn firewall_owner(firewall: &GcpFirewall) -> Option<(&str, &str)> {
+    let rest = firewall.description.strip_prefix("peerctl owner=")?;
+    rest.split_once(" peering=")
+}
+
+fn flags_of(gcp: &GcpPeering) -> GcpRouteFlags {
+    GcpRouteFlags {
+        export_custom_routes: gcp.export_custom_routes,
+        import_custom_routes: gcp.import_custom_routes,
+        export_subnet_routes_with_public_ip: gcp.export_subnet_routes_with_public_ip,
+        import_subnet_routes_with_public_ip: gcp.import_subnet_routes_with_public_ip,
+    }
+}
+
+/// Every subnet range of `network`, sorted.
+fn ranges(state: &State, network: &GcpNetwork) -> Vec<IpNet> {
+    let subnets = state.gcp_project(&network.project).map(|p| p.subnetworks.as_slice()).unwrap_or_default();
+    let mut ranges: Vec<IpNet> = subnets.iter().filter(|s| &s.network == network).flat_map(|s| s.ranges.iter().copied()).collect();
+    ranges.sort();
+    ranges.dedup();
+    ranges
+}
+
+pub(crate) fn plan_present(b: &mut Builder, peering: &Peering, gcp: &GcpPeering) {
+    let state = b.state;
+    let (owner, name) = (b.spec.owner.clone(), peering.name.clone());
+    let found = |network: &GcpNetwork, b: &mut Builder| {
+        let found = state.gcp_network(network);
+        if found.is_none() {
+            b.diags.error_with_hint(
+                peering.loc,
+                format!("peering `{name}`: no network {network}"),
+                "check the network and project names, and that the credentials can read the project",
+            );
+        }
+        found
+    };
+    let (Some(net), Some(peer)) = (found(&gcp.network, b), found(&gcp.peer_network, b)) else {
+        b.peerings.push(status(peering, None, None));
+        return;
+    };
+    if net.auto_mode && peer.auto_mode {
+        b.diags.error_with_hint(
+            peering.loc,
+            format!("peering `{name}`: {} and {} are both auto-mode networks, which cannot peer", gcp.network, gcp.peer_network),
+            "convert one of them to custom mode",
+        );
+        b.peerings.push(status(peering, None, None));
+        return;
+    }
+    let (net_ranges, peer_ranges) = (ranges(state, &gcp.network), ranges(state, &gcp.peer_network));
+    let overlap = net_ranges.iter().flat_map(|a| peer_ranges.iter().map(move |c| (a, c))).find(|(a, c)| overlaps(a, c));
+    if let Some((a, c)) = overlap {
+        b.diags.error_with_hint(
+            peering.loc,
+            format!("peering `{name}`: {} ({a}) overlaps {} ({c})", gcp.network, gcp.peer_network),
+            "peered networks need disjoint subnet ranges; re-address one of them",
+        );
+        b.peerings.push(status(peering, None, None));
+        return;
+    }
+    let entry = entry_name(&owner, &name);
+    let flags = flags_of(gcp);
+    plan_entry(b, peering, &entry, (&gcp.network, net), &gcp.peer_network, flags);
+    plan_entry(b, peering, &entry, (&gcp.peer_network, peer), &gcp.network, flags.mirrored());
+    let firewalls = [('a', &gcp.network, &peer_ranges), ('b', &gcp.peer_network, &net_ranges)];
+    let mut wanted = BTreeSet::new();
+    for (side, network, sources) in firewalls {
+        if gcp.allow.is_empty() || sources.is_empty() {
+            continue; // no firewall without sources: GCP would read "no sourceRanges" as 0.0.0.0/0
+        }
+        let spec = GcpFirewallSpec {
+            name: firewall_name(&owner, &name, side),
+            network: network.clone(),
+            description: firewall_description(&owner, &name),
+            allowed: gcp.allow.clone(),
+            source_ranges: sources.clone(),
+        };
+        wanted.insert((network.project.clone(), spec.name.clone()));
+        plan_firewall(b, &name, spec);
+    }
+    delete_owned_firewalls(b, peering, &[&gcp.network.project, &gcp.peer_network.project], &wanted);
+    let entries = (net.peerings.iter().find(|p| p.name == entry), peer.peerings.iter().find(|p| p.name == entry));
+    b.peerings.push(status(peering, entries.0.map(|e| e.state.as_str()), entries.1.map(|e| e.state.as_str())));
+}
+
+/// This network's half: add it, re-point it, or update its flags.
+fn plan_entry(
+    b: &mut Builder,
+    peering: &Peering,
+    entry: &str,
+    (network, state): (&GcpNetwork, &GcpNetworkState),
+    peer: &GcpNetwork,
+    flags: GcpRouteFlags,
+) {
+    let name = &peering.name;
+    let add = Action::GcpAddPeering { network: network.clone(), peer: peer.clone(), name: entry.to_string(), flags };
+    match state.peerings.iter().find(|p| p.name == entry) {
+        None => {
+            if let Some(other) = state.peerings.iter().find(|p| &p.peer == peer) {
+                b.conflict(name, format!("{network} already peers with {peer} through `{}`, which this peering does not own", other.name));
+                return;
+            }
+            b.step(name, add, format!("{network} has no peering to {peer}"), vec![]);
+        }
+        Some(current) if &current.peer != peer => {
+            let remove = Action::GcpRemovePeering { network: network.clone(), peer: current.peer.clone(), name: entry.to_string() };
+            let removed = b.step(name, remove, format!("`{entry}` points at {}, not {peer}", current.peer), vec![]);
+            b.step(name, add, format!("{network} has no peering to {peer}"), vec![removed]);
+        }
+        Some(current) if current.flags != flags => {
+            let update = Action::GcpUpdatePeering { network: network.clone(), peer: peer.clone(), name: entry.to_string(), flags };
+            b.step(name, update, "the route flags differ from the spec's", vec![]);
+        }
+        Some(_) => {}
+    }
+}
+
+fn plan_firewall(b: &mut Builder, peering: &str, spec: GcpFirewallSpec) {
+    let project = b.state.gcp_project(&spec.network.project);
+    let existing = project.and_then(|p| p.firewalls.iter().find(|f| f.name == spec.name));
+    match existing {
+        None => {
+            b.step(peering, Action::GcpInsertFirewall { firewall: spec }, "no firewall rule lets the peer in", vec![]);
+        }
+        Some(current) if !same_firewall(current, &spec) => {
+            b.step(peering, Action::GcpUpdateFirewall { firewall: spec }, "the firewall rule differs from the spec's", vec![]);
+        }
+        Some(_) => {}
+    }
+}
+
+fn same_firewall(current: &GcpFirewall, wanted: &GcpFirewallSpec) -> bool {
+    let sorted = |rules: &[crate::spec::Rule]| {
+        let mut rules = rules.to_vec();
+        rules.sort();
+        rules
+    };
+    let mut sources = current.source_ranges.clone();
+    sources.sort();
+    current.ingress
+        && current.network == wanted.network
+        && current.description == wanted.description
+        && sorted(&current.allowed) == sorted(&wanted.allowed)
+        && sources == wanted.source_ranges
+}
+
+/// Removes this peering's firewalls that are not (or no longer) wanted.
+fn delete_owned_firewalls(b: &mut Builder, peering: &Peering, projects: &[&str], wanted: &BTreeSet<(String, String)>) {
+    let owner = b.spec.owner.clone();
+    let mut seen = BTreeSet::new();
+    for project in projects {
+        let Some(state) = b.state.gcp_project(project) else { continue };
+        for firewall in &state.firewalls {
+            let key = (state.project.clone(), firewall.name.clone());
+            if firewall_owner(firewall) != Some((owner.as_str(), peering.name.as_str())) || wanted.contains(&key) || !seen.insert(key) {
+                continue;
+            }
+            let action = Action::GcpDeleteFirewall { project: state.project.clone(), name: firewall.name.clone() };
+            b.step(&peering.name, action, "the spec no longer asks for this rule", vec![]);
+        }
+    }
+}
+
+pub(crate) fn plan_absent(b: &mut Builder, peering: &Peering, gcp: &GcpPeering) {
+    let entry = entry_name(&b.spec.owner, &peering.name);
+    for (network, peer) in [(&gcp.network, &gcp.peer_network), (&gcp.peer_network, &gcp.network)] {
+        let Some(state) = b.state.gcp_network(network) else { continue };
+        if let Some(current) = state.peerings.iter().find(|p| p.name == entry) {
+            let _ = peer;
+            let action = Action::GcpRemovePeering { network: network.clone(), peer: current.peer.clone(), name: entry.clone() };
+            b.step(&peering.name, action, "the peering is absent", vec![]);
+        }
+    }
+    delete_owned_firewalls(b, peering, &[&gcp.network.project, &gcp.peer_network.project], &BTreeSet::new());
+    b.peerings.push(status(peering, None, None));
+}
+
+/// Entries carrying this spec's owner whose peering the spec does not name.
+pub(crate) fn unmanaged(spec: &Spec, state: &State) -> Vec<Unmanaged> {
+    let prefix = format!("{}--", spec.owner);
+    let named: BTreeSet<&str> = spec.peerings.iter().map(|p| p.name.as_str()).collect();
+    let mut found = Vec::new();
+    for project in &state.gcp {
+        for network in &project.networks {
+            for entry in &network.peerings {
+                let Some(peering) = entry.name.strip_prefix(&prefix) else { continue };
+                if named.contains(peering) {
+                    continue;
+                }
+                let connection = format!("projects/{}/global/networks/{} peering {}", project.project, network.name, entry.name);
+                found.push(Unmanaged { peering: peering.to_string(), connection, status: entry.state.to_lowercase() });
+            }
+        }
+    }
+    found
+}
+
+/// `active` when both entries are ACTIVE, else what is missing.
+fn status(peering: &Peering, net: Option<&str>, peer: Option<&str>) -> PeeringStatus {
+    let status = match (net, peer) {
+        (Some("ACTIVE"), Some("ACTIVE")) => Some("active".to_string()),
+        (None, None) => None,
+        (net, peer) => Some(format!("{} / {}", net.unwrap_or("missing"), peer.unwrap_or("missing")).to_lowercase()),
+    };
+    PeeringStatus { name: peering.name.clone(), cloud: "gcp".to_string(), absent: peering.absent, connection: None, status }
+}
