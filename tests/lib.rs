@@ -2,6 +2,8 @@
 //! server on a free loopback port, builds VPC worlds through the AWS SDK the
 //! way a user's infrastructure code would, and runs the `peerctl` binary.
 
+pub mod proxy;
+
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
@@ -67,6 +69,13 @@ impl Moto {
     pub fn attach(endpoint: String) -> Moto {
         let child = Command::new("true").spawn().unwrap_or_else(|e| panic!("cannot spawn `true`: {e}"));
         Moto { child, endpoint }
+    }
+
+    /// The same server reached through another endpoint (e.g. a proxy).
+    pub fn via(&self, endpoint: &str) -> Moto {
+        let mut other = Moto::attach(endpoint.to_string());
+        other.endpoint = endpoint.to_string();
+        other
     }
 
     /// The environment a user would set to point the AWS SDK at this server.

@@ -333,3 +333,47 @@ async fn plans_fifty_converged_peerings_in_one_read_per_scope_and_kind() {
     assert!(line.starts_with("aws api calls: 10 (10 reads, 0 writes)"), "{line}");
     eprintln!("50 converged peerings: {line}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follows_next_tokens_through_every_page() {
+    let moto = Moto::start().expect("moto");
+    let ec2 = moto.ec2("us-east-1", None).await;
+    create_vpc(&ec2, "emqxbyoc-1234", "10.10.0.0/16").await.expect("byoc");
+    create_vpc(&ec2, "services", "10.20.0.0/16").await.expect("services");
+    for n in 0..3 {
+        create_vpc(&ec2, &format!("bystander{n}"), &format!("10.3{n}.0.0/16")).await.expect("bystander");
+    }
+    let proxy = peerctl_e2e::proxy::PagingProxy::start(&moto.endpoint, 1).await.expect("proxy");
+    let paged = moto.via(&proxy.endpoint);
+    let dir = Workdir::new("paging");
+    // Names and ids mixed: the VPC listing is unfiltered, so every VPC of the region comes back, one per page.
+    let spec = pair_spec("team-a", SAME_REGION, SAME_REGION, "")
+        .replace("vpc: {name: services-vpc}", &format!("vpc: {}", vpc_id(&ec2, "services-vpc").await));
+    dir.write("spec.yaml", &spec);
+
+    let applied = tokio::task::spawn_blocking({
+        let (paged, path) = (paged.via(&proxy.endpoint), dir.path.clone());
+        move || peerctl(&paged, &path, &["apply", "-v", "--auto-approve", "spec.yaml"])
+    })
+    .await
+    .expect("apply");
+    assert!(applied.status.success(), "{}\n{}", String::from_utf8_lossy(&applied.stdout), String::from_utf8_lossy(&applied.stderr));
+    let plan = tokio::task::spawn_blocking({
+        let (paged, path) = (paged.via(&proxy.endpoint), dir.path.clone());
+        move || peerctl(&paged, &path, &["plan", "-v", "--detailed-exitcode", "spec.yaml"])
+    })
+    .await
+    .expect("plan");
+    let stderr = String::from_utf8_lossy(&plan.stderr);
+    assert_eq!(plan.status.code(), Some(0), "{}\n{stderr}", String::from_utf8_lossy(&plan.stdout));
+    let line = stderr.lines().find(|l| l.starts_with("aws api calls:")).expect("call counts");
+    assert!(line.contains("DescribeVpcs=5"), "5 VPCs, one per page: {line}");
+    assert!(line.contains("DescribeRouteTables=4"), "2 VPCs × (main + private) tables: {line}");
+    assert!(proxy.continuation_pages() > 0);
+}
+
+async fn vpc_id(ec2: &aws_sdk_ec2::Client, name: &str) -> String {
+    let filter = aws_sdk_ec2::types::Filter::builder().name("tag:Name").values(name).build();
+    let out = ec2.describe_vpcs().filters(filter).send().await.expect("describe");
+    out.vpcs()[0].vpc_id().unwrap_or_default().to_string()
+}

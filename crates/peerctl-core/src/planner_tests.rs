@@ -1043,3 +1043,48 @@ fn colours_symbols_only_when_asked() {
     assert!(!render::text(&plan, Style { color: false }).contains('\x1b'));
     assert!(render::text(&plan, Style { color: true }).contains("\x1b[32m+\x1b[0m"));
 }
+
+// Connections of this peering that the spec no longer describes.
+
+#[test]
+fn moving_the_accepter_removes_the_old_connection_its_routes_and_rules() {
+    let mut state = converged();
+    let region = state.region("us-east-1");
+    region.vpcs.push(vpc("vpc-cccccccc", "new-services-vpc", ACCOUNT, &["10.2.0.0/16"], &[]));
+    region.route_tables.push(table("rtb-ccccccc1", "vpc-cccccccc", "new-main", vec![]));
+    region.security_groups.push(group("sg-cccccccc", "vpc-cccccccc", "new-services"));
+    let spec = spec(&peering(NAME, REQUESTER, "{vpc: vpc-cccccccc, security_groups: [sg-cccccccc]}", ""));
+    let plan = plan_of(&spec, &state);
+    insta::assert_snapshot!(show(&plan), @"
+    0 + peering connection vpc-aaaaaaaa (111111111111, us-east-1) -> vpc-cccccccc (111111111111, us-east-1) [Name=byoc-to-services, peerctl:owner=byoc-prod, peerctl:peering=byoc-to-services]
+    1 ~ accept pcx-(known after apply) in us-east-1  (after [0])
+    2 + route rtb-aaaaaaa1 10.2.0.0/16 -> pcx-(known after apply)  (after [1])
+    3 + route rtb-aaaaaaa2 10.2.0.0/16 -> pcx-(known after apply)  (after [1])
+    4 + route rtb-ccccccc1 10.0.0.0/16 -> pcx-(known after apply)  (after [1])
+    5 + route rtb-ccccccc1 10.10.0.0/16 -> pcx-(known after apply)  (after [1])
+    6 + ingress rule sg-aaaaaaaa tcp all ports from 10.2.0.0/16
+    7 - ingress rule sg-aaaaaaaa tcp all ports from 10.1.0.0/16 (sgr-aaaaaaa1)
+    8 + ingress rule sg-cccccccc tcp all ports from 10.0.0.0/16
+    9 + ingress rule sg-cccccccc tcp all ports from 10.10.0.0/16
+    10 - route rtb-aaaaaaa1 10.1.0.0/16 -> pcx-11111111
+    11 - route rtb-aaaaaaa2 10.1.0.0/16 -> pcx-11111111
+    12 - route rtb-bbbbbbb1 10.0.0.0/16 -> pcx-11111111
+    13 - route rtb-bbbbbbb1 10.10.0.0/16 -> pcx-11111111
+    14 - ingress rule sg-bbbbbbbb tcp all ports from 10.0.0.0/16 (sgr-bbbbbbb1)
+    15 - ingress rule sg-bbbbbbbb tcp all ports from 10.10.0.0/16 (sgr-bbbbbbb2)
+    16 - peering connection pcx-11111111 in us-east-1  (after [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15])
+    ");
+}
+
+#[test]
+fn a_duplicate_owned_connection_is_deleted_after_its_routes_move() {
+    let mut state = converged();
+    state.region("us-east-1").connections.push(connection("pcx-22222222", "active", owned(NAME)));
+    state.table("rtb-bbbbbbb1").routes.retain(|r| r.destination != net("10.10.0.0/16"));
+    state.table("rtb-bbbbbbb1").routes.push(route("10.10.0.0/16", "pcx-22222222"));
+    let plan = plan_of(&basic(""), &state);
+    insta::assert_snapshot!(show(&plan), @"
+    0 ~ route rtb-bbbbbbb1 10.10.0.0/16 -> pcx-11111111 (was pcx-22222222)
+    1 - peering connection pcx-22222222 in us-east-1  (after [0])
+    ");
+}

@@ -53,7 +53,9 @@ pub fn text(plan: &Plan, style: Style) -> String {
             let _ = writeln!(out, "  * peering \"{}\": {} ({})", unmanaged.peering, unmanaged.connection, unmanaged.status);
         }
     }
-    out.push('\n');
+    if !out.is_empty() {
+        out.push('\n');
+    }
     out.push_str(&summary_line(plan, style));
     out.push('\n');
     out

@@ -137,10 +137,11 @@ impl Permission {
             "6" => "tcp",
             "17" => "udp",
             "1" => "icmp",
+            "58" => "icmpv6",
             "all" => "-1",
             other => other,
         };
-        let (from_port, to_port) = if matches!(protocol, "-1" | "icmp") {
+        let (from_port, to_port) = if matches!(protocol, "-1" | "icmp" | "icmpv6") {
             (from_port.unwrap_or(-1), to_port.unwrap_or(-1))
         } else {
             (from_port.unwrap_or(0), to_port.unwrap_or(65535))
@@ -148,6 +149,18 @@ impl Permission {
         let from_port = if protocol == "-1" { -1 } else { from_port };
         let to_port = if protocol == "-1" { -1 } else { to_port };
         Permission { protocol: protocol.to_string(), from_port, to_port }
+    }
+}
+
+impl Permission {
+    /// The permission that lets `rule` in from `source`: ICMP from an IPv6
+    /// range is ICMPv6.
+    pub fn for_source(rule: crate::spec::Rule, source: &IpNet) -> Self {
+        let permission = Permission::from(rule);
+        match (permission.protocol.as_str(), source) {
+            ("icmp", IpNet::V6(_)) => Permission { protocol: "icmpv6".into(), ..permission },
+            _ => permission,
+        }
     }
 }
 
@@ -171,7 +184,7 @@ impl std::fmt::Display for Permission {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match (self.protocol.as_str(), self.from_port, self.to_port) {
             ("-1", _, _) => f.write_str("all traffic"),
-            ("icmp", -1, -1) => f.write_str("icmp"),
+            (p @ ("icmp" | "icmpv6"), -1, -1) => f.write_str(p),
             (p, 0, 65535) => write!(f, "{p} all ports"),
             (p, a, b) if a == b => write!(f, "{p} port {a}"),
             (p, a, b) => write!(f, "{p} ports {a}-{b}"),

@@ -32,7 +32,11 @@ pub(crate) fn plan_present(b: &mut Builder, peering: &Peering, aws: &AwsPeering)
     let owned_ids: BTreeSet<String> = connections.iter().filter(|c| is_ours(b, peering, c)).map(|c| c.id.clone()).collect();
     let live: Vec<&Connection> = connections.iter().filter(|c| !c.status.is_terminal()).copied().collect();
     if let Some(foreign) = live.iter().find(|c| !is_ours(b, peering, c) || c.requester.vpc_id != req.vpc.id) {
-        let whose = describe_owner(&foreign.tags);
+        let whose = if is_ours(b, peering, foreign) {
+            format!("belongs to this peering but was requested by {}; delete it or swap requester and accepter", foreign.requester.vpc_id)
+        } else {
+            describe_owner(&foreign.tags)
+        };
         b.conflict(
             name,
             format!(
@@ -56,6 +60,8 @@ pub(crate) fn plan_present(b: &mut Builder, peering: &Peering, aws: &AwsPeering)
     plan_routes(b, peering, &acc, &req_cidrs, &connection, &owned_ids, &ready);
     plan_rules(b, peering, &req, &acc_cidrs, aws);
     plan_rules(b, peering, &acc, &req_cidrs, aws);
+    let handled = Handled { keep: current.map(|c| c.id.as_str()), route_targets: &owned_ids, vpcs: [&req.vpc.id, &acc.vpc.id] };
+    remove_owned(b, peering, &handled, "a connection of this peering that the spec no longer describes");
     b.peerings.push(status(peering, current));
 }
 
@@ -195,8 +201,8 @@ fn plan_rules(b: &mut Builder, peering: &Peering, this: &ResolvedSide, peer_cidr
     let mut wanted = BTreeSet::new();
     for group in &this.security_groups {
         for rule in &aws.allow {
-            let permission = Permission::from(*rule);
             for &source in peer_cidrs {
+                let permission = Permission::for_source(*rule, &source);
                 wanted.insert((group.id.clone(), permission.clone(), source));
                 let existing = this
                     .region
@@ -254,26 +260,54 @@ fn plan_rules(b: &mut Builder, peering: &Peering, this: &ResolvedSide, peer_cidr
 /// The plan of a peering marked `absent: true`: our routes and rules first,
 /// then the connection, so no route is left pointing at nothing.
 pub(crate) fn plan_absent(b: &mut Builder, peering: &Peering, _aws: &AwsPeering) {
-    let name = &peering.name;
-    let owner = b.spec.owner.clone();
+    let nothing = BTreeSet::new();
+    remove_owned(b, peering, &Handled { keep: None, route_targets: &nothing, vpcs: ["", ""] }, "the peering is absent");
     let state = b.state;
+    let owned = unique_connections(state.aws.iter().flat_map(|r| &r.connections));
+    let live = owned.into_iter().find(|c| is_ours(b, peering, c) && !c.status.is_terminal());
+    b.peerings.push(status(peering, live));
+}
+
+/// What `plan_present` already took care of, so `remove_owned` leaves it alone.
+struct Handled<'a> {
+    /// The connection in use.
+    keep: Option<&'a str>,
+    /// Routes through these connections in the two VPCs' tables were planned.
+    route_targets: &'a BTreeSet<String>,
+    /// Rules in these VPCs' groups were planned.
+    vpcs: [&'a str; 2],
+}
+
+/// Removes this peering's connections other than the one kept (all of them
+/// when the peering is absent, a duplicate, or one left from when the spec
+/// named other VPCs): routes through them and our rules first, then the
+/// connections, so no route is left pointing at nothing.
+fn remove_owned(b: &mut Builder, peering: &Peering, handled: &Handled, reason: &str) {
+    let (name, owner, state) = (&peering.name, b.spec.owner.clone(), b.state);
     let owned: Vec<&Connection> =
         unique_connections(state.aws.iter().flat_map(|r| &r.connections)).into_iter().filter(|c| is_ours(b, peering, c)).collect();
-    let owned_ids: BTreeSet<&str> = owned.iter().map(|c| c.id.as_str()).collect();
+    let stale: BTreeSet<&str> = owned.iter().map(|c| c.id.as_str()).filter(|id| Some(*id) != handled.keep).collect();
     let mut cleanup = Vec::new();
     for region in &state.aws {
         for table in &region.route_tables {
-            for route in table.routes.iter().filter(|r| owned_ids.contains(r.target.as_str())) {
+            let planned = |target: &String| handled.vpcs.contains(&table.vpc_id.as_str()) && handled.route_targets.contains(target);
+            for route in table.routes.iter().filter(|r| stale.contains(r.target.as_str()) && !planned(&r.target)) {
                 let action = Action::AwsDeleteRoute {
                     scope: region.scope.clone(),
                     route_table: table.id.clone(),
                     destination: route.destination,
                     target: route.target.clone(),
                 };
-                cleanup.push(b.step(name, action, "the peering is absent", vec![]));
+                cleanup.push(b.step(name, action, reason, vec![]));
             }
         }
-        for rule in region.rules.iter().filter(|r| !r.egress && Ownership::of(&r.tags).is(&owner, name)) {
+        let handled_groups: BTreeSet<&str> =
+            region.security_groups.iter().filter(|g| handled.vpcs.contains(&g.vpc_id.as_str())).map(|g| g.id.as_str()).collect();
+        for rule in region
+            .rules
+            .iter()
+            .filter(|r| !r.egress && !handled_groups.contains(r.group_id.as_str()) && Ownership::of(&r.tags).is(&owner, name))
+        {
             let Some(source) = rule.source else { continue };
             let action = Action::AwsRevokeIngress {
                 scope: region.scope.clone(),
@@ -282,18 +316,17 @@ pub(crate) fn plan_absent(b: &mut Builder, peering: &Peering, _aws: &AwsPeering)
                 permission: rule.permission.clone(),
                 source,
             };
-            cleanup.push(b.step(name, action, "the peering is absent", vec![]));
+            cleanup.push(b.step(name, action, reason, vec![]));
         }
     }
-    for connection in owned.iter().filter(|c| !c.status.is_terminal()) {
+    let earlier: Vec<usize> = (0..b.steps.len()).filter(|i| b.steps[*i].peering == *name).collect();
+    for connection in owned.iter().filter(|c| stale.contains(c.id.as_str()) && !c.status.is_terminal()) {
         let Some(region) = state.aws.iter().find(|r| r.connections.iter().any(|c| c.id == connection.id && is_ours(b, peering, c))) else {
             continue;
         };
         let action = Action::AwsDeleteConnection { scope: region.scope.clone(), connection: connection.id.clone() };
-        b.step(name, action, "the peering is absent", cleanup.clone());
+        b.step(name, action, reason, earlier.clone());
     }
-    let live = owned.iter().find(|c| !c.status.is_terminal()).copied();
-    b.peerings.push(status(peering, live));
 }
 
 /// Two peerings must not route overlapping ranges through one route table.
