@@ -6,22 +6,42 @@ use peerctl_aws::AwsProvider;
 use peerctl_core::plan::Plan;
 use peerctl_core::spec::{CloudPeering, Spec};
 use peerctl_core::{Diagnostics, render};
-use peerctl_engine::{ApplyOptions, Event, Providers};
+use peerctl_engine::{ApplyOptions, Event, Provider, Providers};
+use peerctl_gcp::GcpProvider;
+use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The clouds a spec needs, and a handle on AWS for call counts.
+/// The clouds a spec needs (only those), kept for their call counts.
 struct Clouds {
     providers: Providers,
-    aws: Arc<AwsProvider>,
+    aws: Option<Arc<AwsProvider>>,
+    gcp: Option<Arc<GcpProvider>>,
 }
 
 impl Clouds {
-    fn for_spec(_spec: &Spec) -> Self {
-        let aws = Arc::new(AwsProvider::new());
-        Self { providers: Providers::new(vec![aws.clone()]), aws }
+    fn for_spec(spec: &Spec) -> Self {
+        let uses = |aws: bool| spec.peerings.iter().any(|p| matches!(p.cloud, CloudPeering::Aws(_)) == aws);
+        let aws = uses(true).then(|| Arc::new(AwsProvider::new()));
+        let gcp = uses(false).then(|| Arc::new(GcpProvider::from_env()));
+        let mut providers: Vec<Arc<dyn Provider>> = Vec::new();
+        providers.extend(aws.clone().map(|p| p as Arc<dyn Provider>));
+        providers.extend(gcp.clone().map(|p| p as Arc<dyn Provider>));
+        Self { providers: Providers::new(providers), aws, gcp }
+    }
+
+    /// What to check when reading a cloud fails.
+    fn hint(&self) -> String {
+        let mut hints = Vec::new();
+        if self.aws.is_some() {
+            hints.push("AWS: the sides' credentials and regions (AWS_PROFILE, AWS_ENDPOINT_URL, role_arn)");
+        }
+        if self.gcp.is_some() {
+            hints.push("GCP: the project ids and credentials (GOOGLE_OAUTH_ACCESS_TOKEN or application default credentials, CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE)");
+        }
+        format!("check {}", hints.join("; "))
     }
 
     /// With -v: how many API calls, by operation, so a user can see a plan's cost.
@@ -29,11 +49,17 @@ impl Clouds {
         if out.verbose == 0 {
             return;
         }
-        let calls = self.aws.calls();
-        let total: u64 = calls.values().sum();
-        let reads: u64 = calls.iter().filter(|(op, _)| op.starts_with("Describe")).map(|(_, n)| n).sum();
-        let detail: Vec<String> = calls.iter().map(|(op, n)| format!("{op}={n}")).collect();
-        out.progress(&format!("aws api calls: {total} ({reads} reads, {} writes): {}", total - reads, detail.join(" ")));
+        let is_aws_read = |op: &str| op.starts_with("Describe");
+        let is_gcp_read = |op: &str| [".list", ".aggregatedList", ".get", ".wait"].iter().any(|s| op.ends_with(s));
+        let clouds: [(&str, Option<BTreeMap<&str, u64>>, &dyn Fn(&str) -> bool); 2] =
+            [("aws", self.aws.as_ref().map(|p| p.calls()), &is_aws_read), ("gcp", self.gcp.as_ref().map(|p| p.calls()), &is_gcp_read)];
+        for (cloud, calls, is_read) in clouds {
+            let Some(calls) = calls else { continue };
+            let total: u64 = calls.values().sum();
+            let reads: u64 = calls.iter().filter(|(op, _)| is_read(op)).map(|(_, n)| n).sum();
+            let detail: Vec<String> = calls.iter().map(|(op, n)| format!("{op}={n}")).collect();
+            out.progress(&format!("{cloud} api calls: {total} ({reads} reads, {} writes): {}", total - reads, detail.join(" ")));
+        }
     }
 }
 
@@ -81,10 +107,7 @@ async fn observe_and_plan(spec: &Spec, clouds: &Clouds, out: &Output) -> Option<
     let state = match clouds.providers.observe(spec).await {
         Ok(state) => state,
         Err(error) => {
-            out.error_chain(
-                &error,
-                Some("check the credentials and regions of the spec's sides (AWS_PROFILE, AWS_ENDPOINT_URL, role_arn)"),
-            );
+            out.error_chain(&error, Some(&clouds.hint()));
             return None;
         }
     };
