@@ -3,6 +3,9 @@
 //! way a user's infrastructure code would, and runs the `peerctl` binary.
 
 pub mod proxy;
+pub mod sim;
+
+pub use sim::Sim;
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_ec2::Client;
@@ -212,13 +215,39 @@ pub fn peerctl_bin() -> PathBuf {
     dir.join("peerctl")
 }
 
-/// Runs peerctl with `args`, pointed at `moto`, in `dir` (where spec files are).
-pub fn peerctl(moto: &Moto, dir: &Path, args: &[&str]) -> Output {
+/// A local cloud peerctl can be pointed at through its environment.
+pub trait Cloud {
+    fn env(&self) -> Vec<(&'static str, String)>;
+}
+
+impl Cloud for Moto {
+    fn env(&self) -> Vec<(&'static str, String)> {
+        Moto::env(self)
+    }
+}
+
+impl Cloud for Sim {
+    fn env(&self) -> Vec<(&'static str, String)> {
+        Sim::env(self)
+    }
+}
+
+/// Both clouds at once, for specs that hold AWS and GCP peerings.
+impl<A: Cloud, B: Cloud> Cloud for (&A, &B) {
+    fn env(&self) -> Vec<(&'static str, String)> {
+        let mut env = self.0.env();
+        env.extend(self.1.env());
+        env
+    }
+}
+
+/// Runs peerctl with `args`, pointed at `cloud`, in `dir` (where spec files are).
+pub fn peerctl(cloud: &dyn Cloud, dir: &Path, args: &[&str]) -> Output {
     let bin = peerctl_bin();
     assert!(bin.exists(), "{} is missing: build it first (`cargo build -p peerctl`, done by `./just test`)", bin.display());
     let mut command = Command::new(bin);
     command.args(args).current_dir(dir).env_remove("RUST_LOG").env("NO_COLOR", "1").stdin(Stdio::null());
-    for (key, value) in moto.env() {
+    for (key, value) in cloud.env() {
         command.env(key, value);
     }
     command.output().unwrap_or_else(|e| panic!("cannot run peerctl: {e}"))

@@ -1,5 +1,6 @@
-//! End-to-end tests: the `peerctl` binary against moto's EC2 server (and,
-//! for GCP, the Compute simulator), each test with its own fresh server.
+//! End-to-end tests: the `peerctl` binary against moto's EC2 server and the
+//! `gcp-compute-sim` binary, each test with its own fresh servers.
 
 mod aws;
+mod gcp;
 mod support;

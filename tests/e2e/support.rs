@@ -1,6 +1,6 @@
 //! What every end-to-end test needs: a spec file on disk, peerctl's output.
 
-use peerctl_e2e::{Moto, peerctl};
+use peerctl_e2e::{Cloud, peerctl};
 use std::path::PathBuf;
 use std::process::Output;
 
@@ -50,15 +50,20 @@ impl Run {
         self
     }
 
-    /// The number of mutating API calls `-v` reported.
+    /// The number of mutating AWS API calls `-v` reported.
     pub fn writes(&self) -> u64 {
-        let line =
-            self.stderr.lines().find(|l| l.starts_with("aws api calls:")).unwrap_or_else(|| panic!("no call counts in:\n{}", self.stderr));
+        self.writes_to("aws")
+    }
+
+    /// The number of mutating API calls to `cloud` (`aws`, `gcp`) `-v` reported.
+    pub fn writes_to(&self, cloud: &str) -> u64 {
+        let prefix = format!("{cloud} api calls:");
+        let line = self.stderr.lines().find(|l| l.starts_with(&prefix)).unwrap_or_else(|| panic!("no call counts in:\n{}", self.stderr));
         let writes = line.split(" reads, ").nth(1).and_then(|rest| rest.split(' ').next()).and_then(|n| n.parse().ok());
         writes.unwrap_or_else(|| panic!("cannot read the write count in `{line}`"))
     }
 }
 
-pub fn run(moto: &Moto, dir: &Workdir, args: &[&str]) -> Run {
-    Run::from(peerctl(moto, &dir.path, args))
+pub fn run(cloud: &dyn Cloud, dir: &Workdir, args: &[&str]) -> Run {
+    Run::from(peerctl(cloud, &dir.path, args))
 }

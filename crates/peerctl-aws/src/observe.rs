@@ -8,7 +8,7 @@ use crate::{AwsProvider, convert};
 use aws_sdk_ec2::types::Filter;
 use futures::future::try_join_all;
 use peerctl_core::spec::{AwsScope, By, CloudPeering, Spec};
-use peerctl_core::state::{AwsRegionState, State};
+use peerctl_core::state::{AwsRegionState, State, Vpc};
 use peerctl_engine::ProviderError;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -64,7 +64,9 @@ async fn observe_scope(provider: &AwsProvider, scope: &AwsScope, wanted: &Wanted
         _ => vec![], // ids and names: EC2 ANDs filters, so read the region's VPCs
     };
     let vpcs = paged!(provider, "DescribeVpcs", client.describe_vpcs().set_filters(Some(vpc_filter)), vpcs, convert::vpc);
-    let vpc_ids: BTreeSet<String> = vpcs.iter().map(|v| v.id.clone()).collect();
+    // Only the spec's VPCs: the listing may hold the whole region.
+    let named = |v: &&Vpc| wanted.ids.contains(&v.id) || v.name.as_ref().is_some_and(|n| wanted.names.contains(n));
+    let vpc_ids: BTreeSet<String> = vpcs.iter().filter(named).map(|v| v.id.clone()).collect();
     let connections = async {
         Ok::<_, ProviderError>(paged!(
             provider,

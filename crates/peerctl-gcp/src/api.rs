@@ -13,7 +13,27 @@ use std::time::Duration;
 /// operations usually finish in well under a minute.
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// Attempts of a read (reads are idempotent, so retried here; the engine
+/// retries mutations as whole steps).
+const READ_ATTEMPTS: u32 = 8;
+
 impl GcpProvider {
+    /// A read, retried with backoff while the API is throttling or failing.
+    async fn read(&self, op: &'static str, method: Method, path: &str, query: &[(&str, &str)]) -> Result<Value, ProviderError> {
+        let mut pause = Duration::from_millis(100);
+        for _ in 1..READ_ATTEMPTS {
+            match self.send(op, method.clone(), path, query, None).await {
+                Err(error) if error.is_retryable() => {
+                    tracing::debug!("{error}; retrying in {pause:?}");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                }
+                other => return other,
+            }
+        }
+        self.send(op, method, path, query, None).await
+    }
+
     /// One request; `op` names it in errors and in the call count.
     async fn send(&self, op: &'static str, method: Method, path: &str, query: &[(&str, &str)], body: Option<&Value>) -> Result<Value, ProviderError> {
         self.count(op);
@@ -34,7 +54,7 @@ impl GcpProvider {
     }
 
     pub(crate) async fn get(&self, op: &'static str, path: &str) -> Result<Value, ProviderError> {
-        self.send(op, Method::GET, path, &[], None).await
+        self.read(op, Method::GET, path, &[]).await
     }
 
     /// Every item of a list or aggregatedList call, following `nextPageToken`.
@@ -51,7 +71,7 @@ impl GcpProvider {
             if !token.is_empty() {
                 query.push(("pageToken", token.as_str()));
             }
-            let page = self.send(op, Method::GET, path, &query, None).await?;
+            let page = self.read(op, Method::GET, path, &query).await?;
             match page.get("items") {
                 Some(Value::Array(list)) => items.extend(list.iter().cloned()),
                 // aggregatedList: {"regions/r": {"subnetworks": […]} | {"warning": …}}
@@ -103,7 +123,7 @@ impl GcpProvider {
             // keeps an early-returning server from being hammered.
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_secs(2));
-            operation = self.send("operations.wait", Method::POST, &format!("{path}/wait"), &[], None).await?;
+            operation = self.read("operations.wait", Method::POST, &format!("{path}/wait"), &[]).await?;
         }
     }
 }
