@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The demo: peers the EMQX BYOC guide's two VPCs with peerctl, against moto's
-# EC2 server on loopback, and stops moto at the end whatever happens.
+# The demo: peers the EMQX BYOC guide's two VPCs (AWS) and two networks (GCP)
+# with peerctl, against moto's EC2 server and the Compute simulator on
+# loopback, and stops both at the end whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,21 +10,32 @@ moto_server="${PEERCTL_MOTO_SERVER:-.venv/bin/moto_server}"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 log="$(mktemp)"
 
+sim_out="$(mktemp)"
 "$moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
 moto_pid=$!
-trap 'kill "$moto_pid" 2>/dev/null; wait "$moto_pid" 2>/dev/null; rm -f "$log"' EXIT
+"$bin/gcp-compute-sim" --listen 127.0.0.1:0 >"$sim_out" 2>&1 &
+sim_pid=$!
+trap 'kill "$moto_pid" "$sim_pid" 2>/dev/null; wait "$moto_pid" "$sim_pid" 2>/dev/null || true; rm -f "$log" "$sim_out"' EXIT
 for _ in $(seq 100); do
   (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
   sleep 0.1
 done
 
+for _ in $(seq 100); do
+  [ -s "$sim_out" ] && break
+  sleep 0.1
+done
+sim_url="$(head -n1 "$sim_out")"
+case "$sim_url" in http://127.0.0.1:*) ;; *) echo "gcp-compute-sim did not start: $(cat "$sim_out")" >&2; exit 1 ;; esac
+
 export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo
 export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+export CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE="$sim_url" GOOGLE_OAUTH_ACCESS_TOKEN=demo-token
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }
 
-step "moto's EC2 server is up on $AWS_ENDPOINT_URL; building the world"
-"$bin/peerctl-demo-world" "$AWS_ENDPOINT_URL"
+step "moto's EC2 server is up on $AWS_ENDPOINT_URL, the Compute simulator on $sim_url; building the world"
+"$bin/peerctl-demo-world" "$AWS_ENDPOINT_URL" "$sim_url"
 
 step "peerctl validate specs/demo.yaml"
 "$bin/peerctl" validate specs/demo.yaml
@@ -37,4 +49,4 @@ step "peerctl apply --auto-approve specs/demo.yaml"
 step "peerctl plan --detailed-exitcode specs/demo.yaml (expect: No changes, exit 0)"
 "$bin/peerctl" plan -v --detailed-exitcode specs/demo.yaml
 
-step "demo done: the BYOC and services VPCs are peered, routed, opened and verified"
+step "demo done: the BYOC and services VPCs are peered, routed and opened; the GCP networks are peered both ways and opened; all verified"

@@ -8,9 +8,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// A running simulator; stopped when dropped.
+/// A running simulator; stopped when dropped (unless attached).
 pub struct Sim {
-    child: Child,
+    child: Option<Child>,
     /// `http://127.0.0.1:PORT/compute/v1/`
     pub base_url: String,
     http: reqwest::Client,
@@ -36,7 +36,12 @@ impl Sim {
             let _ = child.kill();
             return Err(format!("gcp-compute-sim printed `{base_url}` instead of its base URL").into());
         }
-        Ok(Sim { child, base_url, http: reqwest::Client::new() })
+        Ok(Sim { child: Some(child), base_url, http: reqwest::Client::new() })
+    }
+
+    /// A handle on a simulator someone else started (the demo's); never stopped by us.
+    pub fn attach(base_url: String) -> Sim {
+        Sim { child: None, base_url, http: reqwest::Client::new() }
     }
 
     /// What a user sets to point peerctl at this simulator.
@@ -118,7 +123,9 @@ impl Sim {
 
 impl Drop for Sim {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
