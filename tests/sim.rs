@@ -80,8 +80,12 @@ impl Sim {
     /// A custom-mode network `name` with one subnetwork per range (`{name}-0`, …) in us-central1.
     pub async fn network(&self, project: &str, name: &str, ranges: &[&str]) -> Result<()> {
         let post = reqwest::Method::POST;
-        self.call(post.clone(), &format!("projects/{project}/global/networks"), Some(json!({"name": name, "autoCreateSubnetworks": false})))
-            .await?;
+        self.call(
+            post.clone(),
+            &format!("projects/{project}/global/networks"),
+            Some(json!({"name": name, "autoCreateSubnetworks": false})),
+        )
+        .await?;
         for (i, range) in ranges.iter().enumerate() {
             let body = json!({"name": format!("{name}-{i}"), "network": format!("projects/{project}/global/networks/{name}"), "ipCidrRange": range});
             self.call(post.clone(), &format!("projects/{project}/regions/us-central1/subnetworks"), Some(body)).await?;

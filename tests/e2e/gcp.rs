@@ -118,7 +118,8 @@ async fn a_hub_with_many_spokes_converges_through_injected_faults() {
     for i in 1..=8 {
         let name = format!("spoke-{i}");
         sim.network("spoke-project", &name, &[&format!("10.{i}.0.0/16")]).await.expect("spoke");
-        spec += &format!("  - name: {name}\n    gcp:\n      network: hub\n      peer_network: projects/spoke-project/global/networks/{name}\n");
+        spec +=
+            &format!("  - name: {name}\n    gcp:\n      network: hub\n      peer_network: projects/spoke-project/global/networks/{name}\n");
     }
     sim.configure(json!({"fail_rate": 0.2, "fail_reads": true})).await.expect("faults on");
     let dir = Workdir::new("gcp-faults");

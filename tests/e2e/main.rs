@@ -3,4 +3,5 @@
 
 mod aws;
 mod gcp;
+mod gitops;
 mod support;

@@ -41,18 +41,8 @@ pub fn gateway(net: &IpNet) -> String {
 /// RFC 1918 and the other ranges Compute treats as private for
 /// `*SubnetRoutesWithPublicIp`; anything else is a privately used public range.
 pub fn is_private(net: &IpNet) -> bool {
-    const PRIVATE: [&str; 6] = [
-        "10.0.0.0/8",
-        "172.16.0.0/12",
-        "192.168.0.0/16",
-        "100.64.0.0/10",
-        "192.0.0.0/24",
-        "198.18.0.0/15",
-    ];
-    PRIVATE
-        .iter()
-        .filter_map(|p| p.parse::<IpNet>().ok())
-        .any(|p| p.contains(net))
+    const PRIVATE: [&str; 6] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "192.0.0.0/24", "198.18.0.0/15"];
+    PRIVATE.iter().filter_map(|p| p.parse::<IpNet>().ok()).any(|p| p.contains(net))
 }
 
 #[cfg(test)]

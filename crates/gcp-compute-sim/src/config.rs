@@ -21,11 +21,7 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 3] = [
-        FaultKind::RateLimit429,
-        FaultKind::BackendError503,
-        FaultKind::ConcurrentOperations403,
-    ];
+    pub const ALL: [FaultKind; 3] = [FaultKind::RateLimit429, FaultKind::BackendError503, FaultKind::ConcurrentOperations403];
 
     /// The name used in flags, the admin endpoint and stats.
     pub fn as_str(self) -> &'static str {
@@ -41,10 +37,9 @@ impl std::str::FromStr for FaultKind {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        FaultKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| format!("unknown fault kind '{s}' (expected one of rate_limit_429, backend_error_503, concurrent_operations_403)"))
+        FaultKind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| {
+            format!("unknown fault kind '{s}' (expected one of rate_limit_429, backend_error_503, concurrent_operations_403)")
+        })
     }
 }
 
@@ -83,10 +78,7 @@ impl Config {
     /// Rejects values no real knob could take.
     pub fn validate(&self) -> Result<(), String> {
         if !(0.0..=1.0).contains(&self.fail_rate) || self.fail_rate.is_nan() {
-            return Err(format!(
-                "fail rate {} is not within 0.0..=1.0",
-                self.fail_rate
-            ));
+            return Err(format!("fail rate {} is not within 0.0..=1.0", self.fail_rate));
         }
         if self.fail_rate > 0.0 && self.fail_kinds.is_empty() {
             return Err("a fail rate above 0 needs at least one fault kind".into());
@@ -123,8 +115,7 @@ impl Config {
     /// The knobs as the admin endpoint shows them.
     pub fn view(&self) -> ConfigView {
         ConfigView {
-            operation_latency_ms: u64::try_from(self.operation_latency.as_millis())
-                .unwrap_or(u64::MAX),
+            operation_latency_ms: u64::try_from(self.operation_latency.as_millis()).unwrap_or(u64::MAX),
             peering_limit: self.peering_limit,
             fail_rate: self.fail_rate,
             fail_kinds: self.fail_kinds.clone(),

@@ -14,9 +14,7 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error(
-        "refusing to listen on non-loopback address {0} (pass --allow-non-loopback to override)"
-    )]
+    #[error("refusing to listen on non-loopback address {0} (pass --allow-non-loopback to override)")]
     NonLoopback(std::net::SocketAddr),
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
@@ -51,13 +49,7 @@ struct ErrorExtras {
 
 impl ApiError {
     pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            code,
-            message: message.into(),
-            reason,
-            domain: "global",
-            extras: None,
-        }
+        ApiError { code, message: message.into(), reason, domain: "global", extras: None }
     }
 
     fn extras_mut(&mut self) -> &mut ErrorExtras {
@@ -77,37 +69,21 @@ impl ApiError {
 
     /// 404 for a resource path such as `projects/p/global/networks/n`.
     pub fn not_found(path: &str) -> Self {
-        Self::new(
-            404,
-            "notFound",
-            format!("The resource '{path}' was not found"),
-        )
+        Self::new(404, "notFound", format!("The resource '{path}' was not found"))
     }
 
     /// A URL that names no API method.
     pub fn not_found_url() -> Self {
-        Self::new(
-            404,
-            "notFound",
-            "The requested URL was not found on this server.",
-        )
+        Self::new(404, "notFound", "The requested URL was not found on this server.")
     }
 
     pub fn already_exists(path: &str) -> Self {
-        Self::new(
-            409,
-            "alreadyExists",
-            format!("The resource '{path}' already exists"),
-        )
+        Self::new(409, "alreadyExists", format!("The resource '{path}' already exists"))
     }
 
     /// A mutation on a resource whose previous operation is still running.
     pub fn not_ready(path: &str) -> Self {
-        Self::new(
-            400,
-            "resourceNotReady",
-            format!("The resource '{path}' is not ready"),
-        )
+        Self::new(400, "resourceNotReady", format!("The resource '{path}' is not ready"))
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -116,22 +92,12 @@ impl ApiError {
 
     /// Compute's wording for a field that fails validation.
     pub fn invalid_field(field: &str, value: &str, why: &str) -> Self {
-        let why = if why.is_empty() {
-            String::new()
-        } else {
-            format!(" {why}")
-        };
-        Self::invalid(format!(
-            "Invalid value for field '{field}': '{value}'.{why}"
-        ))
+        let why = if why.is_empty() { String::new() } else { format!(" {why}") };
+        Self::invalid(format!("Invalid value for field '{field}': '{value}'.{why}"))
     }
 
     pub fn required(field: &str) -> Self {
-        Self::new(
-            400,
-            "required",
-            format!("Required field '{field}' not specified"),
-        )
+        Self::new(400, "required", format!("Required field '{field}' not specified"))
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -161,8 +127,7 @@ impl ApiError {
 
     /// The JSON envelope.
     pub fn body(&self) -> Value {
-        let mut item =
-            json!({"message": self.message, "domain": self.domain, "reason": self.reason});
+        let mut item = json!({"message": self.message, "domain": self.domain, "reason": self.reason});
         if self.code == 401 {
             // Google words the per-error message differently for auth.
             item["message"] = json!("Login Required.");
@@ -193,10 +158,9 @@ impl IntoResponse for ApiError {
         let status = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, axum::Json(self.body())).into_response();
         if self.code == 401 {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"https://accounts.google.com/\""),
-            );
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"https://accounts.google.com/\""));
         }
         response
     }
@@ -213,19 +177,11 @@ pub struct OperationFailure {
 
 impl OperationFailure {
     pub fn new(code: &'static str, http_status: u16, message: impl Into<String>) -> Self {
-        OperationFailure {
-            code,
-            message: message.into(),
-            http_status,
-        }
+        OperationFailure { code, message: message.into(), http_status }
     }
 
     /// The reason phrase Compute puts in `httpErrorMessage` (upper case).
     pub fn http_message(&self) -> String {
-        StatusCode::from_u16(self.http_status)
-            .ok()
-            .and_then(|s| s.canonical_reason())
-            .unwrap_or("ERROR")
-            .to_uppercase()
+        StatusCode::from_u16(self.http_status).ok().and_then(|s| s.canonical_reason()).unwrap_or("ERROR").to_uppercase()
     }
 }

@@ -10,20 +10,16 @@ use crate::state::Sim;
 /// The error Compute answers for each kind of fault.
 pub fn fault_error(kind: FaultKind) -> ApiError {
     match kind {
-        FaultKind::RateLimit429 => {
-            ApiError::new(429, "rateLimitExceeded", "Rate Limit Exceeded").with_domain("usageLimits")
-        }
-        FaultKind::BackendError503 => {
-            ApiError::new(503, "backendError", "The service is currently unavailable.")
-        }
-        FaultKind::ConcurrentOperations403 => ApiError::new(403, "rateLimitExceeded", "Rate Limit Exceeded")
-            .with_domain("usageLimits")
-            .with_detail(json!({
+        FaultKind::RateLimit429 => ApiError::new(429, "rateLimitExceeded", "Rate Limit Exceeded").with_domain("usageLimits"),
+        FaultKind::BackendError503 => ApiError::new(503, "backendError", "The service is currently unavailable."),
+        FaultKind::ConcurrentOperations403 => {
+            ApiError::new(403, "rateLimitExceeded", "Rate Limit Exceeded").with_domain("usageLimits").with_detail(json!({
                 "@type": "type.googleapis.com/google.rpc.ErrorInfo",
                 "reason": "CONCURRENT_OPERATIONS_QUOTA_EXCEEDED",
                 "domain": "compute.googleapis.com",
                 "metadatas": {"containerId": "76352966089", "containerType": "PROJECT", "location": "global"},
-            })),
+            }))
+        }
     }
 }
 

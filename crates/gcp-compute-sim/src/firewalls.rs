@@ -79,19 +79,9 @@ struct LogConfigInput {
 fn check_value(value: &Value) -> Result<(), ApiError> {
     schema::check_keys(value, schema::FIREWALL, "resource")?;
     for member in ["allowed", "denied"] {
-        schema::check_nested(
-            value,
-            member,
-            &["IPProtocol", "ports"],
-            &format!("resource.{member}[0]"),
-        )?;
+        schema::check_nested(value, member, &["IPProtocol", "ports"], &format!("resource.{member}[0]"))?;
     }
-    schema::check_nested(
-        value,
-        "logConfig",
-        schema::FIREWALL_LOG_CONFIG,
-        "resource.logConfig",
-    )
+    schema::check_nested(value, "logConfig", schema::FIREWALL_LOG_CONFIG, "resource.logConfig")
 }
 
 fn check_port(port: &str) -> bool {
@@ -105,17 +95,12 @@ fn check_port(port: &str) -> bool {
 fn check_rules(rules: &[Rule], field: &str) -> Result<(), ApiError> {
     for (i, rule) in rules.iter().enumerate() {
         let proto_field = format!("resource.{field}[{i}].IPProtocol");
-        let proto = rule
-            .protocol
-            .as_deref()
-            .ok_or_else(|| ApiError::required(&proto_field))?;
+        let proto = rule.protocol.as_deref().ok_or_else(|| ApiError::required(&proto_field))?;
         let numeric = proto.parse::<u8>().is_ok();
         if !numeric && !PROTOCOLS.contains(&proto) {
             return Err(ApiError::invalid_field(&proto_field, proto, ""));
         }
-        if !rule.ports.is_empty()
-            && !matches!(proto, "tcp" | "udp" | "sctp" | "all" | "6" | "17" | "132")
-        {
+        if !rule.ports.is_empty() && !matches!(proto, "tcp" | "udp" | "sctp" | "all" | "6" | "17" | "132") {
             return Err(ApiError::invalid_field(
                 &format!("resource.{field}[{i}].ports"),
                 &rule.ports.join(","),
@@ -123,22 +108,14 @@ fn check_rules(rules: &[Rule], field: &str) -> Result<(), ApiError> {
             ));
         }
         if let Some(bad) = rule.ports.iter().find(|p| !check_port(p)) {
-            return Err(ApiError::invalid_field(
-                &format!("resource.{field}[{i}].ports"),
-                bad,
-                "Invalid port.",
-            ));
+            return Err(ApiError::invalid_field(&format!("resource.{field}[{i}].ports"), bad, "Invalid port."));
         }
     }
     Ok(())
 }
 
 fn check_ranges(ranges: &[String], field: &str) -> Result<(), ApiError> {
-    match ranges
-        .iter()
-        .enumerate()
-        .find(|(_, r)| cidr::parse_range(r).is_none())
-    {
+    match ranges.iter().enumerate().find(|(_, r)| cidr::parse_range(r).is_none()) {
         Some((i, bad)) => Err(ApiError::invalid_field(
             &format!("resource.{field}[{i}]"),
             bad,
@@ -157,11 +134,7 @@ fn one_of(field: &str, value: Option<String>, allowed: &[&str]) -> Result<String
 }
 
 /// The rule's network (`global/networks/default` when not given), which must exist.
-fn resolve_network(
-    sim: &Sim,
-    project: &str,
-    reference: Option<String>,
-) -> Result<String, ApiError> {
+fn resolve_network(sim: &Sim, project: &str, reference: Option<String>) -> Result<String, ApiError> {
     let reference = reference.unwrap_or_else(|| "global/networks/default".into());
     let (net_project, net_name) = parse_network_ref(&reference, project, "resource.network")?;
     let network = network_path(&net_project, &net_name);
@@ -174,9 +147,7 @@ fn resolve_network(
 fn check_allowed_denied(allowed: &[Rule], denied: &[Rule]) -> Result<(), ApiError> {
     match (allowed.is_empty(), denied.is_empty()) {
         (true, true) => Err(ApiError::required("resource.allowed")),
-        (false, false) => Err(ApiError::invalid(
-            "Exactly one of 'allowed' or 'denied' must be specified.",
-        )),
+        (false, false) => Err(ApiError::invalid("Exactly one of 'allowed' or 'denied' must be specified.")),
         _ => {
             check_rules(allowed, "allowed")?;
             check_rules(denied, "denied")
@@ -185,30 +156,15 @@ fn check_allowed_denied(allowed: &[Rule], denied: &[Rule]) -> Result<(), ApiErro
 }
 
 /// Validates a body into a spec, applying Compute's defaults.
-fn spec_from_input(
-    sim: &Sim,
-    project: &str,
-    input: FirewallInput,
-) -> Result<FirewallSpec, ApiError> {
+fn spec_from_input(sim: &Sim, project: &str, input: FirewallInput) -> Result<FirewallSpec, ApiError> {
     let name = check_name(input.name.as_deref(), "resource.name")?;
     let network = resolve_network(sim, project, input.network)?;
     let priority = input.priority.unwrap_or(1000);
     if !(0..=65535).contains(&priority) {
-        return Err(ApiError::invalid_field(
-            "resource.priority",
-            &priority.to_string(),
-            "Must be between 0 and 65535.",
-        ));
+        return Err(ApiError::invalid_field("resource.priority", &priority.to_string(), "Must be between 0 and 65535."));
     }
-    let direction = one_of(
-        "resource.direction",
-        input.direction,
-        &["INGRESS", "EGRESS"],
-    )?;
-    let (allowed, denied) = (
-        input.allowed.unwrap_or_default(),
-        input.denied.unwrap_or_default(),
-    );
+    let direction = one_of("resource.direction", input.direction, &["INGRESS", "EGRESS"])?;
+    let (allowed, denied) = (input.allowed.unwrap_or_default(), input.denied.unwrap_or_default());
     check_allowed_denied(&allowed, &denied)?;
     let source_ranges = input.source_ranges.unwrap_or_default();
     let destination_ranges = input.destination_ranges.unwrap_or_default();
@@ -216,20 +172,12 @@ fn spec_from_input(
     check_ranges(&destination_ranges, "destinationRanges")?;
     let source_tags = input.source_tags.unwrap_or_default();
     if direction == "EGRESS" && !source_tags.is_empty() {
-        return Err(ApiError::invalid(
-            "Source tags cannot be specified for an EGRESS firewall rule.",
-        ));
+        return Err(ApiError::invalid("Source tags cannot be specified for an EGRESS firewall rule."));
     }
     let log = input.log_config.unwrap_or_default();
     let log_metadata = log
         .metadata
-        .map(|m| {
-            one_of(
-                "resource.logConfig.metadata",
-                Some(m),
-                &["INCLUDE_ALL_METADATA", "EXCLUDE_ALL_METADATA"],
-            )
-        })
+        .map(|m| one_of("resource.logConfig.metadata", Some(m), &["INCLUDE_ALL_METADATA", "EXCLUDE_ALL_METADATA"]))
         .transpose()?;
     Ok(FirewallSpec {
         name,
@@ -357,59 +305,30 @@ pub async fn insert(
     mutate(&app, &project, &params, |sim| {
         let spec = spec_from_input(sim, &project, input)?;
         let path = firewall_path(&project, &spec.name);
-        if sim
-            .project(&project)
-            .is_some_and(|p| p.firewalls.contains_key(&spec.name))
-        {
+        if sim.project(&project).is_some_and(|p| p.firewalls.contains_key(&spec.name)) {
             return Err(ApiError::already_exists(&path));
         }
         sim.check_creatable(&path)?;
-        let rec = FirewallRecord {
-            id: sim.new_id(),
-            created: SystemTime::now(),
-            spec,
-        };
+        let rec = FirewallRecord { id: sim.new_id(), created: SystemTime::now(), spec };
         Ok(put_request(&project, "insert", rec))
     })
 }
 
 /// Patch (merge) or update (replace) of an existing rule.
-fn change(
-    app: &App,
-    project: &str,
-    name: &str,
-    params: &Params,
-    body: &[u8],
-    merge: bool,
-) -> Result<Json<Value>, ApiError> {
+fn change(app: &App, project: &str, name: &str, params: &Params, body: &[u8], merge: bool) -> Result<Json<Value>, ApiError> {
     let body = parse_value(body)?;
     mutate(app, project, params, |sim| {
         let path = firewall_path(project, name);
-        let current = sim
-            .project(project)
-            .and_then(|p| p.firewalls.get(name))
-            .ok_or_else(|| ApiError::not_found(&path))?;
+        let current = sim.project(project).and_then(|p| p.firewalls.get(name)).ok_or_else(|| ApiError::not_found(&path))?;
         let (id, created) = (current.id, current.created);
-        let mut value = if merge {
-            spec_json(&current.spec)
-        } else {
-            json!({"name": name})
-        };
+        let mut value = if merge { spec_json(&current.spec) } else { json!({"name": name}) };
         merge_patch(&mut value, &body);
         if value.get("name").and_then(Value::as_str) != Some(name) {
-            return Err(ApiError::invalid_field(
-                "resource.name",
-                &value["name"].to_string(),
-                "The name cannot be changed.",
-            ));
+            return Err(ApiError::invalid_field("resource.name", &value["name"].to_string(), "The name cannot be changed."));
         }
         let spec = spec_from_input(sim, project, schema::from_value(value)?)?;
         sim.check_not_busy(&path)?;
-        Ok(put_request(
-            project,
-            if merge { "patch" } else { "update" },
-            FirewallRecord { id, created, spec },
-        ))
+        Ok(put_request(project, if merge { "patch" } else { "update" }, FirewallRecord { id, created, spec }))
     })
 }
 
@@ -431,36 +350,19 @@ pub async fn update(
     change(&app, &project, &name, &params, &body, false)
 }
 
-pub async fn get(
-    State(app): State<App>,
-    Path((project, name)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn get(State(app): State<App>, Path((project, name)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
     let sim = app.lock();
     let rec = sim.project(&project).and_then(|p| p.firewalls.get(&name));
-    rec.map(|r| Json(render(&project, r)))
-        .ok_or_else(|| ApiError::not_found(&firewall_path(&project, &name)))
+    rec.map(|r| Json(render(&project, r))).ok_or_else(|| ApiError::not_found(&firewall_path(&project, &name)))
 }
 
-pub async fn list(
-    State(app): State<App>,
-    Path(project): Path<String>,
-    Query(params): Query<Params>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn list(State(app): State<App>, Path(project): Path<String>, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
     let lp = ListParams::parse(&params)?;
     let sim = app.lock();
-    let items = sim
-        .project(&project)
-        .into_iter()
-        .flat_map(|p| p.firewalls.values())
-        .map(|f| (f.spec.name.clone(), render(&project, f)))
-        .collect();
+    let items =
+        sim.project(&project).into_iter().flat_map(|p| p.firewalls.values()).map(|f| (f.spec.name.clone(), render(&project, f))).collect();
     let (page, next) = lp.page(items);
-    Ok(Json(list_response(
-        "compute#firewallList",
-        &format!("projects/{project}/global/firewalls"),
-        page,
-        next,
-    )))
+    Ok(Json(list_response("compute#firewallList", &format!("projects/{project}/global/firewalls"), page, next)))
 }
 
 pub async fn delete(
@@ -470,10 +372,7 @@ pub async fn delete(
 ) -> Result<Json<Value>, ApiError> {
     mutate(&app, &project, &params, |sim| {
         let path = firewall_path(&project, &name);
-        let rec = sim
-            .project(&project)
-            .and_then(|p| p.firewalls.get(&name))
-            .ok_or_else(|| ApiError::not_found(&path))?;
+        let rec = sim.project(&project).and_then(|p| p.firewalls.get(&name)).ok_or_else(|| ApiError::not_found(&path))?;
         let id = rec.id;
         sim.check_not_busy(&path)?;
         Ok(OpRequest {
@@ -488,10 +387,7 @@ pub async fn delete(
 }
 
 /// The classic VPC firewall rules of a network (no firewall policies are modelled).
-pub async fn effective(
-    State(app): State<App>,
-    Path((project, network)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn effective(State(app): State<App>, Path((project, network)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
     let sim = app.lock();
     let path = network_path(&project, &network);
     if sim.network(&project, &network).is_none() {
@@ -508,31 +404,18 @@ pub async fn effective(
 }
 
 impl Sim {
-    pub fn apply_put_firewall(
-        &mut self,
-        project: &str,
-        rec: FirewallRecord,
-    ) -> Result<(), OperationFailure> {
-        self.project_mut(project)
-            .firewalls
-            .insert(rec.spec.name.clone(), rec);
+    pub fn apply_put_firewall(&mut self, project: &str, rec: FirewallRecord) -> Result<(), OperationFailure> {
+        self.project_mut(project).firewalls.insert(rec.spec.name.clone(), rec);
         Ok(())
     }
 
-    pub fn apply_delete_firewall(
-        &mut self,
-        project: &str,
-        name: &str,
-    ) -> Result<(), OperationFailure> {
+    pub fn apply_delete_firewall(&mut self, project: &str, name: &str) -> Result<(), OperationFailure> {
         match self.project_mut(project).firewalls.remove(name) {
             Some(_) => Ok(()),
             None => Err(OperationFailure::new(
                 "RESOURCE_NOT_FOUND",
                 404,
-                format!(
-                    "The resource '{}' was not found",
-                    firewall_path(project, name)
-                ),
+                format!("The resource '{}' was not found", firewall_path(project, name)),
             )),
         }
     }

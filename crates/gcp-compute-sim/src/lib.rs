@@ -59,12 +59,8 @@ pub struct Running {
 /// Starts serving on `addr` (port 0 picks a free one) in the current tokio runtime.
 pub async fn start(config: Config, addr: SocketAddr) -> Result<Running> {
     config.validate().map_err(Error::InvalidConfig)?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| Error::Bind { addr, source })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|source| Error::Bind { addr, source })?;
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| Error::Bind { addr, source })?;
+    let addr = listener.local_addr().map_err(|source| Error::Bind { addr, source })?;
     let app = App::new(config);
     let router = server::router(app.clone());
     let (stop, stopped) = oneshot::channel::<()>();
@@ -75,12 +71,7 @@ pub async fn start(config: Config, addr: SocketAddr) -> Result<Running> {
             })
             .await
     });
-    Ok(Running {
-        addr,
-        app,
-        stop: Some(stop),
-        task: Some(task),
-    })
+    Ok(Running { addr, app, stop: Some(stop), task: Some(task) })
 }
 
 impl Running {
@@ -138,10 +129,7 @@ impl Running {
         }
         if let Some(task) = self.task.take() {
             let abort = task.abort_handle();
-            if tokio::time::timeout(std::time::Duration::from_secs(1), task)
-                .await
-                .is_err()
-            {
+            if tokio::time::timeout(std::time::Duration::from_secs(1), task).await.is_err() {
                 abort.abort();
             }
         }

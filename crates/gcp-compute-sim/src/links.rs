@@ -47,28 +47,18 @@ fn strip_to_projects(reference: &str) -> Option<&str> {
 
 /// Resolves a network reference (full URL, `projects/P/global/networks/N`,
 /// `global/networks/N` or a bare name) to `(project, name)`.
-pub fn parse_network_ref(
-    reference: &str,
-    default_project: &str,
-    field: &str,
-) -> Result<(String, String), ApiError> {
+pub fn parse_network_ref(reference: &str, default_project: &str, field: &str) -> Result<(String, String), ApiError> {
     let bad = || ApiError::invalid_field(field, reference, "The URL is malformed.");
     let reference = reference.trim();
     if let Some(path) = strip_to_projects(reference) {
         let parts: Vec<&str> = path.split('/').collect();
         return match parts.as_slice() {
-            ["projects", p, "global", "networks", n] if !p.is_empty() && !n.is_empty() => {
-                Ok(((*p).to_string(), (*n).to_string()))
-            }
+            ["projects", p, "global", "networks", n] if !p.is_empty() && !n.is_empty() => Ok(((*p).to_string(), (*n).to_string())),
             _ => Err(bad()),
         };
     }
     if let Some(name) = reference.strip_prefix("global/networks/") {
-        return if name.is_empty() || name.contains('/') {
-            Err(bad())
-        } else {
-            Ok((default_project.into(), name.into()))
-        };
+        return if name.is_empty() || name.contains('/') { Err(bad()) } else { Ok((default_project.into(), name.into())) };
     }
     if reference.is_empty() || reference.contains('/') || reference.contains(':') {
         return Err(bad());
@@ -78,11 +68,7 @@ pub fn parse_network_ref(
 
 /// Resolves a region reference (full URL, `regions/R`, or a bare name).
 pub fn parse_region_ref(reference: &str) -> String {
-    reference
-        .rsplit('/')
-        .next()
-        .unwrap_or(reference)
-        .to_string()
+    reference.rsplit('/').next().unwrap_or(reference).to_string()
 }
 
 #[cfg(test)]
@@ -92,26 +78,9 @@ mod tests {
     #[test]
     fn resolves_network_references_in_every_form() {
         let want = Ok(("p".to_string(), "n".to_string()));
-        assert_eq!(
-            parse_network_ref(
-                "https://www.googleapis.com/compute/v1/projects/p/global/networks/n",
-                "x",
-                "f"
-            ),
-            want
-        );
-        assert_eq!(
-            parse_network_ref(
-                "http://127.0.0.1:9/compute/v1/projects/p/global/networks/n",
-                "x",
-                "f"
-            ),
-            want
-        );
-        assert_eq!(
-            parse_network_ref("projects/p/global/networks/n", "x", "f"),
-            want
-        );
+        assert_eq!(parse_network_ref("https://www.googleapis.com/compute/v1/projects/p/global/networks/n", "x", "f"), want);
+        assert_eq!(parse_network_ref("http://127.0.0.1:9/compute/v1/projects/p/global/networks/n", "x", "f"), want);
+        assert_eq!(parse_network_ref("projects/p/global/networks/n", "x", "f"), want);
         assert_eq!(parse_network_ref("global/networks/n", "p", "f"), want);
         assert_eq!(parse_network_ref("n", "p", "f"), want);
         assert!(parse_network_ref("projects/p/regions/r", "p", "f").is_err());

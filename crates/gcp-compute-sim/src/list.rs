@@ -41,26 +41,13 @@ impl ListParams {
         };
         let after = match params.get("pageToken").filter(|t| !t.is_empty()) {
             None => None,
-            Some(token) => Some(
-                decode_token(token)
-                    .ok_or_else(|| ApiError::invalid_field("pageToken", token, ""))?,
-            ),
+            Some(token) => Some(decode_token(token).ok_or_else(|| ApiError::invalid_field("pageToken", token, ""))?),
         };
-        let filter = match params
-            .get("filter")
-            .map(|f| f.trim())
-            .filter(|f| !f.is_empty())
-        {
+        let filter = match params.get("filter").map(|f| f.trim()).filter(|f| !f.is_empty()) {
             None => Vec::new(),
-            Some(f) => parse_filter(f).ok_or_else(|| {
-                ApiError::invalid_field("filter", f, "Invalid list filter expression.")
-            })?,
+            Some(f) => parse_filter(f).ok_or_else(|| ApiError::invalid_field("filter", f, "Invalid list filter expression."))?,
         };
-        Ok(ListParams {
-            max_results,
-            after,
-            filter,
-        })
+        Ok(ListParams { max_results, after, filter })
     }
 
     /// Whether a rendered resource passes the filter.
@@ -70,9 +57,7 @@ impl ListParams {
 
     /// One page of `items` (sorted by their key) and the token of the next.
     pub fn page(&self, items: Vec<(String, Value)>) -> (Vec<Value>, Option<String>) {
-        let mut rest = items.into_iter().filter(|(key, item)| {
-            self.after.as_ref().is_none_or(|a| key > a) && self.matches(item)
-        });
+        let mut rest = items.into_iter().filter(|(key, item)| self.after.as_ref().is_none_or(|a| key > a) && self.matches(item));
         let page: Vec<(String, Value)> = rest.by_ref().take(self.max_results).collect();
         let more = rest.next().is_some();
         let token = match (more, page.last()) {
@@ -84,22 +69,12 @@ impl ListParams {
 }
 
 fn parse_max_results(raw: &str) -> Result<usize, ApiError> {
-    let n: i64 = raw
-        .parse()
-        .map_err(|_| ApiError::invalid_field("maxResults", raw, ""))?;
+    let n: i64 = raw.parse().map_err(|_| ApiError::invalid_field("maxResults", raw, ""))?;
     if n < 0 {
-        return Err(ApiError::invalid_field(
-            "maxResults",
-            raw,
-            "Must be greater than or equal to 0",
-        ));
+        return Err(ApiError::invalid_field("maxResults", raw, "Must be greater than or equal to 0"));
     }
     if n > MAX_RESULTS as i64 {
-        return Err(ApiError::invalid_field(
-            "maxResults",
-            raw,
-            "Must be less than or equal to 500",
-        ));
+        return Err(ApiError::invalid_field("maxResults", raw, "Must be less than or equal to 500"));
     }
     // 0 means "the default", as for Compute.
     Ok(if n == 0 { MAX_RESULTS } else { n as usize })
@@ -127,10 +102,7 @@ fn decode_token(token: &str) -> Option<String> {
     if token.len() % 2 != 0 {
         return None;
     }
-    let bytes: Option<Vec<u8>> = (0..token.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(token.get(i..i + 2)?, 16).ok())
-        .collect();
+    let bytes: Option<Vec<u8>> = (0..token.len()).step_by(2).map(|i| u8::from_str_radix(token.get(i..i + 2)?, 16).ok()).collect();
     String::from_utf8(bytes?).ok()
 }
 
@@ -171,11 +143,7 @@ fn closing_paren(s: &str) -> Option<usize> {
 fn parse_term(expr: &str) -> Option<Term> {
     let expr = expr.trim();
     let (field, op, value) = split_comparison(expr)?;
-    if field.is_empty()
-        || !field
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_')
-    {
+    if field.is_empty() || !field.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_') {
         return None;
     }
     let value = unquote(value.trim())?;
@@ -185,11 +153,7 @@ fn parse_term(expr: &str) -> Option<Term> {
         "eq" | "ne" => Op::Regex(Regex::new(&format!("^(?:{value})$")).ok()?, op == "eq"),
         _ => return None,
     };
-    Some(Term {
-        field: field.split('.').map(str::to_string).collect(),
-        op,
-        value,
-    })
+    Some(Term { field: field.split('.').map(str::to_string).collect(), op, value })
 }
 
 fn split_comparison(expr: &str) -> Option<(&str, &str, &str)> {
@@ -199,11 +163,7 @@ fn split_comparison(expr: &str) -> Option<(&str, &str, &str)> {
         }
     }
     let i = expr.find(['=', '!', ':', '<', '>'])?;
-    let op = if expr[i..].starts_with("!=") {
-        "!="
-    } else {
-        expr.get(i..i + 1)?
-    };
+    let op = if expr[i..].starts_with("!=") { "!=" } else { expr.get(i..i + 1)? };
     if op == "<" || op == ">" {
         return None;
     }
@@ -248,10 +208,7 @@ fn glob(pattern: &str, text: &str) -> bool {
         return pattern == text;
     }
     let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !text.starts_with(first)
-        || !text[first.len()..].ends_with(last)
-        || text.len() < first.len() + last.len()
-    {
+    if !text.starts_with(first) || !text[first.len()..].ends_with(last) || text.len() < first.len() + last.len() {
         return false;
     }
     let mut rest = &text[first.len()..text.len() - last.len()];
@@ -288,24 +245,14 @@ mod tests {
         ] {
             assert!(params(f).matches(&a), "{f}");
         }
-        for f in [
-            "name = \"net-b\"",
-            "name eq net",
-            "name != net-a",
-            "name = b*",
-        ] {
+        for f in ["name = \"net-b\"", "name eq net", "name != net-a", "name = b*"] {
             assert!(!params(f).matches(&a), "{f}");
         }
     }
 
     #[test]
     fn refuses_unsupported_filters() {
-        for f in [
-            "name < x",
-            "name = a OR name = b",
-            "(name = a",
-            "bad field = x",
-        ] {
+        for f in ["name < x", "name = a OR name = b", "(name = a", "bad field = x"] {
             let mut p = Params::new();
             p.insert("filter".into(), f.into());
             assert!(ListParams::parse(&p).is_err(), "{f}");
@@ -316,10 +263,7 @@ mod tests {
     fn pages_with_tokens() {
         let mut p = Params::new();
         p.insert("maxResults".into(), "2".into());
-        let items: Vec<(String, Value)> = ["a", "b", "c"]
-            .iter()
-            .map(|n| (n.to_string(), json!({"name": n})))
-            .collect();
+        let items: Vec<(String, Value)> = ["a", "b", "c"].iter().map(|n| (n.to_string(), json!({"name": n}))).collect();
         let (page, token) = ListParams::parse(&p).unwrap().page(items.clone());
         assert_eq!(page.len(), 2);
         p.insert("pageToken".into(), token.unwrap());

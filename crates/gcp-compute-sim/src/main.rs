@@ -21,11 +21,7 @@ struct Args {
     #[arg(long)]
     allow_non_loopback: bool,
     /// How long each operation stays RUNNING before it takes effect.
-    #[arg(
-        long,
-        env = "GCP_COMPUTE_SIM_OPERATION_LATENCY_MS",
-        default_value_t = 200
-    )]
+    #[arg(long, env = "GCP_COMPUTE_SIM_OPERATION_LATENCY_MS", default_value_t = 200)]
     operation_latency_ms: u64,
     /// Peerings allowed per network.
     #[arg(long, env = "GCP_COMPUTE_SIM_PEERING_LIMIT", default_value_t = 25)]
@@ -79,11 +75,7 @@ async fn main() -> ExitCode {
         Ok(args) => args,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            };
+            return if e.use_stderr() { ExitCode::FAILURE } else { ExitCode::SUCCESS };
         }
     };
     match run(args).await {

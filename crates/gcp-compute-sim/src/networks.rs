@@ -59,11 +59,7 @@ fn network_from_input(sim: &mut Sim, input: NetworkInput) -> Result<NetworkRecor
     };
     let mtu = input.mtu.unwrap_or(1460);
     if !(1300..=8896).contains(&mtu) {
-        return Err(ApiError::invalid_field(
-            "resource.mtu",
-            &mtu.to_string(),
-            "Must be between 1300 and 8896.",
-        ));
+        return Err(ApiError::invalid_field("resource.mtu", &mtu.to_string(), "Must be between 1300 and 8896."));
     }
     let routing = input.routing_config.unwrap_or_default();
     Ok(NetworkRecord {
@@ -73,11 +69,7 @@ fn network_from_input(sim: &mut Sim, input: NetworkInput) -> Result<NetworkRecor
         description: input.description,
         auto_mode,
         mtu,
-        routing_mode: one_of(
-            "resource.routingConfig.routingMode",
-            routing.routing_mode,
-            &["REGIONAL", "GLOBAL"],
-        )?,
+        routing_mode: one_of("resource.routingConfig.routingMode", routing.routing_mode, &["REGIONAL", "GLOBAL"])?,
         bgp_best_path_selection_mode: one_of(
             "resource.routingConfig.bgpBestPathSelectionMode",
             routing.bgp_best_path_selection_mode,
@@ -99,12 +91,7 @@ pub async fn insert(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let value: Value = schema::parse_body(&body, schema::NETWORK, "resource")?;
-    schema::check_nested(
-        &value,
-        "routingConfig",
-        schema::NETWORK_ROUTING_CONFIG,
-        "resource.routingConfig",
-    )?;
+    schema::check_nested(&value, "routingConfig", schema::NETWORK_ROUTING_CONFIG, "resource.routingConfig")?;
     let input: NetworkInput = schema::from_value(value)?;
     mutate(&app, &project, &params, |sim| {
         let rec = network_from_input(sim, input)?;
@@ -124,22 +111,13 @@ pub async fn insert(
     })
 }
 
-pub async fn get(
-    State(app): State<App>,
-    Path((project, name)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn get(State(app): State<App>, Path((project, name)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
     let sim = app.lock();
-    let rec = sim
-        .network(&project, &name)
-        .ok_or_else(|| ApiError::not_found(&network_path(&project, &name)))?;
+    let rec = sim.network(&project, &name).ok_or_else(|| ApiError::not_found(&network_path(&project, &name)))?;
     Ok(Json(sim.render_network(&project, rec)))
 }
 
-pub async fn list(
-    State(app): State<App>,
-    Path(project): Path<String>,
-    Query(params): Query<Params>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn list(State(app): State<App>, Path(project): Path<String>, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
     let lp = ListParams::parse(&params)?;
     let sim = app.lock();
     let items = sim
@@ -149,12 +127,7 @@ pub async fn list(
         .map(|n| (n.name.clone(), sim.render_network(&project, n)))
         .collect();
     let (page, next) = lp.page(items);
-    Ok(Json(list_response(
-        "compute#networkList",
-        &format!("projects/{project}/global/networks"),
-        page,
-        next,
-    )))
+    Ok(Json(list_response("compute#networkList", &format!("projects/{project}/global/networks"), page, next)))
 }
 
 pub async fn delete(
@@ -164,9 +137,7 @@ pub async fn delete(
 ) -> Result<Json<Value>, ApiError> {
     mutate(&app, &project, &params, |sim| {
         let path = network_path(&project, &name);
-        let rec = sim
-            .network(&project, &name)
-            .ok_or_else(|| ApiError::not_found(&path))?;
+        let rec = sim.network(&project, &name).ok_or_else(|| ApiError::not_found(&path))?;
         let id = rec.id;
         sim.check_not_busy(&path)?;
         sim.check_peering_free(&[path.as_str()])?;
@@ -203,36 +174,22 @@ impl Sim {
         if let Some(d) = &rec.description {
             net["description"] = json!(d);
         }
-        let subnets: Vec<String> = self
-            .subnetworks_of(project, &rec.name)
-            .map(|s| link(&subnetwork_path(project, &s.region, &s.name)))
-            .collect();
+        let subnets: Vec<String> =
+            self.subnetworks_of(project, &rec.name).map(|s| link(&subnetwork_path(project, &s.region, &s.name))).collect();
         if !subnets.is_empty() {
             net["subnetworks"] = json!(subnets);
         }
         if !rec.peerings.is_empty() {
-            let peerings: Vec<Value> = rec
-                .peerings
-                .iter()
-                .map(|p| self.render_peering(project, &rec.name, p))
-                .collect();
+            let peerings: Vec<Value> = rec.peerings.iter().map(|p| self.render_peering(project, &rec.name, p)).collect();
             net["peerings"] = Value::Array(peerings);
         }
         net
     }
 
-    pub fn apply_insert_network(
-        &mut self,
-        project: &str,
-        rec: NetworkRecord,
-    ) -> Result<(), OperationFailure> {
+    pub fn apply_insert_network(&mut self, project: &str, rec: NetworkRecord) -> Result<(), OperationFailure> {
         let path = network_path(project, &rec.name);
         if self.network(project, &rec.name).is_some() {
-            return Err(OperationFailure::new(
-                "RESOURCE_ALREADY_EXISTS",
-                409,
-                format!("The resource '{path}' already exists"),
-            ));
+            return Err(OperationFailure::new("RESOURCE_ALREADY_EXISTS", 409, format!("The resource '{path}' already exists")));
         }
         if rec.auto_mode {
             self.create_auto_subnetworks(project, &rec);
@@ -264,19 +221,14 @@ impl Sim {
                 fingerprint: format!("{:016x}", self.id_rng.next_u64()),
                 auto_created: true,
             };
-            self.project_mut(project)
-                .subnetworks
-                .insert(((*region).to_string(), net.name.clone()), rec);
+            self.project_mut(project).subnetworks.insert(((*region).to_string(), net.name.clone()), rec);
         }
     }
 
     /// Compute creates a `default-route-…` to the internet gateway with
     /// every network; users may delete it.
     fn default_internet_route(&mut self, project: &str, net: &NetworkRecord) -> RouteRecord {
-        let name = format!(
-            "default-route-{:016x}",
-            fnv64(&[project, &net.name, &net.id.to_string()])
-        );
+        let name = format!("default-route-{:016x}", fnv64(&[project, &net.name, &net.id.to_string()]));
         RouteRecord {
             id: self.new_id(),
             created: net.created,
@@ -285,12 +237,7 @@ impl Sim {
             network: net.name.clone(),
             dest_range: "0.0.0.0/0".into(),
             priority: 1000,
-            next_hop: (
-                "nextHopGateway".into(),
-                link(&format!(
-                    "projects/{project}/global/gateways/default-internet-gateway"
-                )),
-            ),
+            next_hop: ("nextHopGateway".into(), link(&format!("projects/{project}/global/gateways/default-internet-gateway"))),
             tags: Vec::new(),
             system: true,
         }
@@ -300,40 +247,22 @@ impl Sim {
     fn network_user(&self, project: &str, name: &str) -> Option<String> {
         let p = self.project(project)?;
         let net = p.networks.get(name)?;
-        if let Some(s) = p
-            .subnetworks
-            .values()
-            .find(|s| s.network == name && !s.auto_created)
-        {
+        if let Some(s) = p.subnetworks.values().find(|s| s.network == name && !s.auto_created) {
             return Some(subnetwork_path(project, &s.region, &s.name));
         }
-        if let Some(f) = p
-            .firewalls
-            .values()
-            .find(|f| f.spec.network == network_path(project, name))
-        {
+        if let Some(f) = p.firewalls.values().find(|f| f.spec.network == network_path(project, name)) {
             return Some(crate::links::firewall_path(project, &f.spec.name));
         }
         if let Some(r) = p.routes.values().find(|r| r.network == name && !r.system) {
             return Some(route_path(project, &r.name));
         }
-        net.peerings
-            .first()
-            .map(|peering| format!("{}/peerings/{}", network_path(project, name), peering.name))
+        net.peerings.first().map(|peering| format!("{}/peerings/{}", network_path(project, name), peering.name))
     }
 
-    pub fn apply_delete_network(
-        &mut self,
-        project: &str,
-        name: &str,
-    ) -> Result<(), OperationFailure> {
+    pub fn apply_delete_network(&mut self, project: &str, name: &str) -> Result<(), OperationFailure> {
         let path = network_path(project, name);
         if self.network(project, name).is_none() {
-            return Err(OperationFailure::new(
-                "RESOURCE_NOT_FOUND",
-                404,
-                format!("The resource '{path}' was not found"),
-            ));
+            return Err(OperationFailure::new("RESOURCE_NOT_FOUND", 404, format!("The resource '{path}' was not found")));
         }
         if let Some(user) = self.network_user(project, name) {
             return Err(OperationFailure::new(

@@ -11,9 +11,7 @@ use serde_json::{Value, json};
 
 use crate::error::{ApiError, OperationFailure};
 use crate::links::{link, region_path};
-use crate::state::{
-    App, FirewallRecord, NetworkRecord, PeeringRecord, RouteRecord, Sim, SubnetworkRecord,
-};
+use crate::state::{App, FirewallRecord, NetworkRecord, PeeringRecord, RouteRecord, Sim, SubnetworkRecord};
 use crate::util::{rfc3339, valid_uuid};
 
 /// Query parameters of any request.
@@ -38,27 +36,11 @@ pub enum Lock {
 pub enum Effect {
     InsertNetwork(String, NetworkRecord),
     DeleteNetwork(String, String),
-    AddPeering {
-        project: String,
-        network: String,
-        peering: PeeringRecord,
-    },
-    RemovePeering {
-        project: String,
-        network: String,
-        name: String,
-    },
-    UpdatePeering {
-        project: String,
-        network: String,
-        update: crate::peering::PeeringUpdate,
-    },
+    AddPeering { project: String, network: String, peering: PeeringRecord },
+    RemovePeering { project: String, network: String, name: String },
+    UpdatePeering { project: String, network: String, update: crate::peering::PeeringUpdate },
     InsertSubnetwork(String, SubnetworkRecord),
-    DeleteSubnetwork {
-        project: String,
-        region: String,
-        name: String,
-    },
+    DeleteSubnetwork { project: String, region: String, name: String },
     PutFirewall(String, FirewallRecord),
     DeleteFirewall(String, String),
     InsertRoute(String, RouteRecord),
@@ -135,12 +117,8 @@ impl OpRecord {
 impl Sim {
     /// Applies, in order, every operation whose latency has passed.
     pub fn advance(&mut self, now: Instant) {
-        let mut due: Vec<(Instant, u64, String)> = self
-            .operations
-            .iter()
-            .filter(|(_, r)| !r.done && r.due <= now)
-            .map(|(k, r)| (r.due, r.seq, k.clone()))
-            .collect();
+        let mut due: Vec<(Instant, u64, String)> =
+            self.operations.iter().filter(|(_, r)| !r.done && r.due <= now).map(|(k, r)| (r.due, r.seq, k.clone())).collect();
         if due.is_empty() {
             return;
         }
@@ -170,27 +148,11 @@ impl Sim {
         match effect {
             Effect::InsertNetwork(project, rec) => self.apply_insert_network(&project, rec),
             Effect::DeleteNetwork(project, name) => self.apply_delete_network(&project, &name),
-            Effect::AddPeering {
-                project,
-                network,
-                peering,
-            } => self.apply_add_peering(&project, &network, peering),
-            Effect::RemovePeering {
-                project,
-                network,
-                name,
-            } => self.apply_remove_peering(&project, &network, &name),
-            Effect::UpdatePeering {
-                project,
-                network,
-                update,
-            } => self.apply_update_peering(&project, &network, &update),
+            Effect::AddPeering { project, network, peering } => self.apply_add_peering(&project, &network, peering),
+            Effect::RemovePeering { project, network, name } => self.apply_remove_peering(&project, &network, &name),
+            Effect::UpdatePeering { project, network, update } => self.apply_update_peering(&project, &network, &update),
             Effect::InsertSubnetwork(project, rec) => self.apply_insert_subnetwork(&project, rec),
-            Effect::DeleteSubnetwork {
-                project,
-                region,
-                name,
-            } => self.apply_delete_subnetwork(&project, &region, &name),
+            Effect::DeleteSubnetwork { project, region, name } => self.apply_delete_subnetwork(&project, &region, &name),
             Effect::PutFirewall(project, rec) => self.apply_put_firewall(&project, rec),
             Effect::DeleteFirewall(project, name) => self.apply_delete_firewall(&project, &name),
             Effect::InsertRoute(project, rec) => self.apply_insert_route(&project, rec, when),
@@ -203,17 +165,9 @@ impl Sim {
         let latency = self.config.operation_latency;
         let (now, wall) = (Instant::now(), SystemTime::now());
         let id = self.new_id();
-        let millis = wall
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis();
+        let millis = wall.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis();
         let (a, b) = (self.id_rng.next_u64(), self.id_rng.next_u64());
-        let name = format!(
-            "operation-{millis}-{:013x}-{:08x}-{:08x}",
-            a >> 12,
-            b >> 32,
-            b & 0xffff_ffff
-        );
+        let name = format!("operation-{millis}-{:013x}-{:08x}-{:08x}", a >> 12, b >> 32, b & 0xffff_ffff);
         let scope = match &req.region {
             Some(region) => region_path(project, region),
             None => format!("projects/{project}/global"),
@@ -240,40 +194,28 @@ impl Sim {
         };
         self.operations.insert(path.clone(), rec);
         if let Some(rid) = request_id {
-            self.request_ids
-                .insert((project.to_string(), rid.to_string()), path.clone());
+            self.request_ids.insert((project.to_string(), rid.to_string()), path.clone());
         }
         self.stats.operations_started += 1;
         if latency.is_zero() {
             self.advance(Instant::now());
         }
-        self.operations
-            .get(&path)
-            .map(OpRecord::render)
-            .unwrap_or(Value::Null)
+        self.operations.get(&path).map(OpRecord::render).unwrap_or(Value::Null)
     }
 
     /// The operation an earlier call with this `requestId` started, if any.
     pub fn replay(&self, project: &str, request_id: &str) -> Option<Value> {
-        let path = self
-            .request_ids
-            .get(&(project.to_string(), request_id.to_string()))?;
+        let path = self.request_ids.get(&(project.to_string(), request_id.to_string()))?;
         self.operations.get(path).map(OpRecord::render)
     }
 
     fn running_locks(&self) -> impl Iterator<Item = &Lock> {
-        self.operations
-            .values()
-            .filter(|r| !r.done)
-            .flat_map(|r| r.locks.iter())
+        self.operations.values().filter(|r| !r.done).flat_map(|r| r.locks.iter())
     }
 
     /// Fails with `resourceNotReady` while another operation works on `path`.
     pub fn check_not_busy(&self, path: &str) -> Result<(), ApiError> {
-        match self
-            .running_locks()
-            .any(|l| *l == Lock::Resource(path.to_string()))
-        {
+        match self.running_locks().any(|l| *l == Lock::Resource(path.to_string())) {
             true => Err(ApiError::not_ready(path)),
             false => Ok(()),
         }
@@ -281,10 +223,7 @@ impl Sim {
 
     /// Fails with 409 while an insert of the same resource is still running.
     pub fn check_creatable(&self, path: &str) -> Result<(), ApiError> {
-        match self
-            .running_locks()
-            .any(|l| *l == Lock::Resource(path.to_string()))
-        {
+        match self.running_locks().any(|l| *l == Lock::Resource(path.to_string())) {
             true => Err(ApiError::already_exists(path)),
             false => Ok(()),
         }
@@ -319,10 +258,7 @@ pub fn mutate(
     params: &Params,
     build: impl FnOnce(&mut Sim) -> Result<OpRequest, ApiError>,
 ) -> Result<Json<Value>, ApiError> {
-    let request_id = params
-        .get("requestId")
-        .map(String::as_str)
-        .filter(|s| !s.is_empty());
+    let request_id = params.get("requestId").map(String::as_str).filter(|s| !s.is_empty());
     if let Some(rid) = request_id.filter(|rid| !valid_uuid(rid)) {
         return Err(ApiError::invalid_field(
             "requestId",
@@ -348,10 +284,7 @@ fn region_op_path(project: &str, region: &str, op: &str) -> String {
 
 fn get_op(app: &App, path: &str) -> Result<Json<Value>, ApiError> {
     let sim = app.lock();
-    sim.operations
-        .get(path)
-        .map(|r| Json(r.render()))
-        .ok_or_else(|| ApiError::not_found(path))
+    sim.operations.get(path).map(|r| Json(r.render())).ok_or_else(|| ApiError::not_found(path))
 }
 
 /// Long-polls until the operation is due (at most two minutes), then
@@ -359,10 +292,7 @@ fn get_op(app: &App, path: &str) -> Result<Json<Value>, ApiError> {
 async fn wait_op(app: &App, path: &str) -> Result<Json<Value>, ApiError> {
     let remaining = {
         let sim = app.lock();
-        let rec = sim
-            .operations
-            .get(path)
-            .ok_or_else(|| ApiError::not_found(path))?;
+        let rec = sim.operations.get(path).ok_or_else(|| ApiError::not_found(path))?;
         if rec.done {
             return Ok(Json(rec.render()));
         }
@@ -372,30 +302,18 @@ async fn wait_op(app: &App, path: &str) -> Result<Json<Value>, ApiError> {
     get_op(app, path)
 }
 
-pub async fn global_get(
-    State(app): State<App>,
-    Path((p, op)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn global_get(State(app): State<App>, Path((p, op)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
     get_op(&app, &global_op_path(&p, &op))
 }
 
-pub async fn global_wait(
-    State(app): State<App>,
-    Path((p, op)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn global_wait(State(app): State<App>, Path((p, op)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
     wait_op(&app, &global_op_path(&p, &op)).await
 }
 
-pub async fn region_get(
-    State(app): State<App>,
-    Path((p, r, op)): Path<(String, String, String)>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn region_get(State(app): State<App>, Path((p, r, op)): Path<(String, String, String)>) -> Result<Json<Value>, ApiError> {
     get_op(&app, &region_op_path(&p, &r, &op))
 }
 
-pub async fn region_wait(
-    State(app): State<App>,
-    Path((p, r, op)): Path<(String, String, String)>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn region_wait(State(app): State<App>, Path((p, r, op)): Path<(String, String, String)>) -> Result<Json<Value>, ApiError> {
     wait_op(&app, &region_op_path(&p, &r, &op)).await
 }

@@ -57,22 +57,10 @@ fn static_routes(sim: &Sim, exporter: &Side, importer: &Side) -> Vec<Value> {
 fn exchanged(sim: &Sim, local: Side, incoming: bool) -> Vec<Value> {
     let back = sim
         .network(&local.entry.peer_project, &local.entry.peer_network)
-        .and_then(|peer| {
-            peer.peerings
-                .iter()
-                .find(|q| q.peer_project == local.project && q.peer_network == local.network)
-        });
+        .and_then(|peer| peer.peerings.iter().find(|q| q.peer_project == local.project && q.peer_network == local.network));
     let Some(back) = back else { return Vec::new() };
-    let remote = Side {
-        project: &local.entry.peer_project,
-        network: &local.entry.peer_network,
-        entry: back,
-    };
-    let (exporter, importer) = if incoming {
-        (remote, local)
-    } else {
-        (local, remote)
-    };
+    let remote = Side { project: &local.entry.peer_project, network: &local.entry.peer_network, entry: back };
+    let (exporter, importer) = if incoming { (remote, local) } else { (local, remote) };
     let mut routes = subnet_routes(sim, &exporter, &importer);
     routes.extend(static_routes(sim, &exporter, &importer));
     routes
@@ -89,39 +77,13 @@ pub async fn list_routes(
         Some("OUTGOING") => false,
         Some(other) => return Err(ApiError::invalid_field("direction", other, "")),
     };
-    let name = params
-        .get("peeringName")
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| ApiError::required("peeringName"))?;
+    let name = params.get("peeringName").filter(|n| !n.is_empty()).ok_or_else(|| ApiError::required("peeringName"))?;
     let sim = app.lock();
     let path = network_path(&project, &network);
-    let net = sim
-        .network(&project, &network)
-        .ok_or_else(|| ApiError::not_found(&path))?;
-    let entry = net
-        .peerings
-        .iter()
-        .find(|p| &p.name == name)
-        .ok_or_else(|| ApiError::not_found(&format!("{path}/peerings/{name}")))?;
-    let routes = exchanged(
-        &sim,
-        Side {
-            project: &project,
-            network: &network,
-            entry,
-        },
-        incoming,
-    );
-    let items = routes
-        .into_iter()
-        .enumerate()
-        .map(|(i, r)| (format!("{i:06}"), r))
-        .collect();
+    let net = sim.network(&project, &network).ok_or_else(|| ApiError::not_found(&path))?;
+    let entry = net.peerings.iter().find(|p| &p.name == name).ok_or_else(|| ApiError::not_found(&format!("{path}/peerings/{name}")))?;
+    let routes = exchanged(&sim, Side { project: &project, network: &network, entry }, incoming);
+    let items = routes.into_iter().enumerate().map(|(i, r)| (format!("{i:06}"), r)).collect();
     let (page, next) = lp.page(items);
-    Ok(Json(list_response(
-        "compute#exchangedPeeringRoutesList",
-        &format!("{path}/listPeeringRoutes"),
-        page,
-        next,
-    )))
+    Ok(Json(list_response("compute#exchangedPeeringRoutesList", &format!("{path}/listPeeringRoutes"), page, next)))
 }

@@ -19,13 +19,7 @@ use crate::state::{App, RouteRecord, Sim};
 use crate::util::{check_name, fnv64, rfc3339};
 use crate::{cidr, schema};
 
-const NEXT_HOPS: [&str; 5] = [
-    "nextHopGateway",
-    "nextHopIp",
-    "nextHopInstance",
-    "nextHopVpnTunnel",
-    "nextHopIlb",
-];
+const NEXT_HOPS: [&str; 5] = ["nextHopGateway", "nextHopIp", "nextHopInstance", "nextHopVpnTunnel", "nextHopIlb"];
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -39,32 +33,21 @@ struct RouteInput {
 }
 
 fn next_hop(project: &str, body: &Value) -> Result<(String, String), ApiError> {
-    let given: Vec<(&str, &str)> = NEXT_HOPS
-        .iter()
-        .filter_map(|k| body.get(*k).and_then(Value::as_str).map(|v| (*k, v)))
-        .collect();
+    let given: Vec<(&str, &str)> = NEXT_HOPS.iter().filter_map(|k| body.get(*k).and_then(Value::as_str).map(|v| (*k, v))).collect();
     let [(field, value)] = given.as_slice() else {
         return Err(ApiError::invalid(
             "Exactly one of nextHopGateway, nextHopIp, nextHopInstance, nextHopVpnTunnel or nextHopIlb must be specified.",
         ));
     };
     let full = |v: &str| {
-        if v.starts_with("projects/") {
-            link(v)
-        } else {
-            v.to_string()
-        }
+        if v.starts_with("projects/") { link(v) } else { v.to_string() }
     };
     let value = match *field {
-        "nextHopGateway" if value.ends_with("global/gateways/default-internet-gateway") => link(
-            &format!("projects/{project}/global/gateways/default-internet-gateway"),
-        ),
+        "nextHopGateway" if value.ends_with("global/gateways/default-internet-gateway") => {
+            link(&format!("projects/{project}/global/gateways/default-internet-gateway"))
+        }
         "nextHopGateway" => {
-            return Err(ApiError::invalid_field(
-                "resource.nextHopGateway",
-                value,
-                "",
-            ));
+            return Err(ApiError::invalid_field("resource.nextHopGateway", value, ""));
         }
         "nextHopIp" if value.parse::<std::net::IpAddr>().is_err() => {
             return Err(ApiError::invalid_field("resource.nextHopIp", value, ""));
@@ -78,25 +61,16 @@ fn route_from_body(sim: &mut Sim, project: &str, body: Value) -> Result<RouteRec
     let hop = next_hop(project, &body)?;
     let input: RouteInput = schema::from_value(body)?;
     let name = check_name(input.name.as_deref(), "resource.name")?;
-    let reference = input
-        .network
-        .ok_or_else(|| ApiError::required("resource.network"))?;
+    let reference = input.network.ok_or_else(|| ApiError::required("resource.network"))?;
     let (net_project, network) = parse_network_ref(&reference, project, "resource.network")?;
     if sim.network(&net_project, &network).is_none() || net_project != project {
         return Err(ApiError::not_found(&network_path(&net_project, &network)));
     }
-    let dest = input
-        .dest_range
-        .ok_or_else(|| ApiError::required("resource.destRange"))?;
-    let dest_net = cidr::parse_range(&dest)
-        .ok_or_else(|| ApiError::invalid_field("resource.destRange", &dest, ""))?;
+    let dest = input.dest_range.ok_or_else(|| ApiError::required("resource.destRange"))?;
+    let dest_net = cidr::parse_range(&dest).ok_or_else(|| ApiError::invalid_field("resource.destRange", &dest, ""))?;
     let priority = input.priority.unwrap_or(1000);
     if !(0..=65535).contains(&priority) {
-        return Err(ApiError::invalid_field(
-            "resource.priority",
-            &priority.to_string(),
-            "Must be between 0 and 65535.",
-        ));
+        return Err(ApiError::invalid_field("resource.priority", &priority.to_string(), "Must be between 0 and 65535."));
     }
     Ok(RouteRecord {
         id: sim.new_id(),
@@ -142,8 +116,7 @@ fn subnet_routes(sim: &Sim, project: &str) -> Vec<(String, Value)> {
     };
     let mut routes = Vec::new();
     for s in p.subnetworks.values() {
-        let ranges =
-            std::iter::once(s.ip_cidr_range).chain(s.secondary_ranges.iter().map(|(_, r)| *r));
+        let ranges = std::iter::once(s.ip_cidr_range).chain(s.secondary_ranges.iter().map(|(_, r)| *r));
         for range in ranges {
             let range = range.to_string();
             let hash = fnv64(&[project, &s.network, &range]);
@@ -169,12 +142,8 @@ fn subnet_routes(sim: &Sim, project: &str) -> Vec<(String, Value)> {
 }
 
 fn all_routes(sim: &Sim, project: &str) -> Vec<(String, Value)> {
-    let mut items: Vec<(String, Value)> = sim
-        .project(project)
-        .into_iter()
-        .flat_map(|p| p.routes.values())
-        .map(|r| (r.name.clone(), render(project, r)))
-        .collect();
+    let mut items: Vec<(String, Value)> =
+        sim.project(project).into_iter().flat_map(|p| p.routes.values()).map(|r| (r.name.clone(), render(project, r))).collect();
     items.extend(subnet_routes(sim, project));
     items.sort_by(|a, b| a.0.cmp(&b.0));
     items
@@ -190,10 +159,7 @@ pub async fn insert(
     mutate(&app, &project, &params, |sim| {
         let rec = route_from_body(sim, &project, value)?;
         let path = route_path(&project, &rec.name);
-        if all_routes(sim, &project)
-            .iter()
-            .any(|(n, _)| *n == rec.name)
-        {
+        if all_routes(sim, &project).iter().any(|(n, _)| *n == rec.name) {
             return Err(ApiError::already_exists(&path));
         }
         sim.check_creatable(&path)?;
@@ -210,33 +176,17 @@ pub async fn insert(
     })
 }
 
-pub async fn get(
-    State(app): State<App>,
-    Path((project, name)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn get(State(app): State<App>, Path((project, name)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
     let sim = app.lock();
-    let found = all_routes(&sim, &project)
-        .into_iter()
-        .find(|(n, _)| *n == name);
-    found
-        .map(|(_, v)| Json(v))
-        .ok_or_else(|| ApiError::not_found(&route_path(&project, &name)))
+    let found = all_routes(&sim, &project).into_iter().find(|(n, _)| *n == name);
+    found.map(|(_, v)| Json(v)).ok_or_else(|| ApiError::not_found(&route_path(&project, &name)))
 }
 
-pub async fn list(
-    State(app): State<App>,
-    Path(project): Path<String>,
-    Query(params): Query<Params>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn list(State(app): State<App>, Path(project): Path<String>, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
     let lp = ListParams::parse(&params)?;
     let sim = app.lock();
     let (page, next) = lp.page(all_routes(&sim, &project));
-    Ok(Json(list_response(
-        "compute#routeList",
-        &format!("projects/{project}/global/routes"),
-        page,
-        next,
-    )))
+    Ok(Json(list_response("compute#routeList", &format!("projects/{project}/global/routes"), page, next)))
 }
 
 pub async fn delete(
@@ -248,9 +198,7 @@ pub async fn delete(
         let path = route_path(&project, &name);
         let Some(rec) = sim.project(&project).and_then(|p| p.routes.get(&name)) else {
             return match subnet_routes(sim, &project).iter().any(|(n, _)| *n == name) {
-                true => Err(ApiError::bad_request(format!(
-                    "The local route '{path}' of a subnetwork cannot be deleted."
-                ))),
+                true => Err(ApiError::bad_request(format!("The local route '{path}' of a subnetwork cannot be deleted."))),
                 false => Err(ApiError::not_found(&path)),
             };
         };
@@ -269,38 +217,21 @@ pub async fn delete(
 }
 
 impl Sim {
-    pub fn apply_insert_route(
-        &mut self,
-        project: &str,
-        rec: RouteRecord,
-        _when: SystemTime,
-    ) -> Result<(), OperationFailure> {
+    pub fn apply_insert_route(&mut self, project: &str, rec: RouteRecord, _when: SystemTime) -> Result<(), OperationFailure> {
         if self.network(project, &rec.network).is_none() {
             let path = network_path(project, &rec.network);
-            return Err(OperationFailure::new(
-                "RESOURCE_NOT_FOUND",
-                404,
-                format!("The resource '{path}' was not found"),
-            ));
+            return Err(OperationFailure::new("RESOURCE_NOT_FOUND", 404, format!("The resource '{path}' was not found")));
         }
-        self.project_mut(project)
-            .routes
-            .insert(rec.name.clone(), rec);
+        self.project_mut(project).routes.insert(rec.name.clone(), rec);
         Ok(())
     }
 
-    pub fn apply_delete_route(
-        &mut self,
-        project: &str,
-        name: &str,
-    ) -> Result<(), OperationFailure> {
+    pub fn apply_delete_route(&mut self, project: &str, name: &str) -> Result<(), OperationFailure> {
         match self.project_mut(project).routes.remove(name) {
             Some(_) => Ok(()),
-            None => Err(OperationFailure::new(
-                "RESOURCE_NOT_FOUND",
-                404,
-                format!("The resource '{}' was not found", route_path(project, name)),
-            )),
+            None => {
+                Err(OperationFailure::new("RESOURCE_NOT_FOUND", 404, format!("The resource '{}' was not found", route_path(project, name))))
+            }
         }
     }
 }

@@ -43,8 +43,7 @@ pub const NETWORK_PEERING: &[&str] = &[
     "updateStrategy",
 ];
 
-pub const NETWORKS_ADD_PEERING_REQUEST: &[&str] =
-    &["autoCreateRoutes", "name", "networkPeering", "peerNetwork"];
+pub const NETWORKS_ADD_PEERING_REQUEST: &[&str] = &["autoCreateRoutes", "name", "networkPeering", "peerNetwork"];
 
 pub const NETWORKS_REMOVE_PEERING_REQUEST: &[&str] = &["name"];
 
@@ -86,13 +85,7 @@ pub const SUBNETWORK: &[&str] = &[
     "utilizationDetails",
 ];
 
-pub const SUBNETWORK_SECONDARY_RANGE: &[&str] = &[
-    "ipCidrRange",
-    "ipCollection",
-    "ipVersion",
-    "rangeName",
-    "reservedInternalRange",
-];
+pub const SUBNETWORK_SECONDARY_RANGE: &[&str] = &["ipCidrRange", "ipCollection", "ipVersion", "rangeName", "reservedInternalRange"];
 
 pub const FIREWALL: &[&str] = &[
     "allowed",
@@ -165,11 +158,7 @@ use crate::error::ApiError;
 
 /// Parses a request body, refusing names the schema lacks (`at` is how
 /// Compute names the body in its message: `resource`, `networkPeering`, …).
-pub fn parse_body<T: DeserializeOwned>(
-    bytes: &[u8],
-    known: &[&str],
-    at: &str,
-) -> Result<T, ApiError> {
+pub fn parse_body<T: DeserializeOwned>(bytes: &[u8], known: &[&str], at: &str) -> Result<T, ApiError> {
     let value: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
@@ -187,14 +176,10 @@ pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
 /// Refuses object members that are not properties of the schema.
 pub fn check_keys(value: &Value, known: &[&str], at: &str) -> Result<(), ApiError> {
     let Some(object) = value.as_object() else {
-        return Err(ApiError::invalid_json(format!(
-            "Invalid value at '{at}': expected an object."
-        )));
+        return Err(ApiError::invalid_json(format!("Invalid value at '{at}': expected an object.")));
     };
     match object.keys().find(|k| !known.contains(&k.as_str())) {
-        Some(k) => Err(ApiError::invalid_json(format!(
-            "Unknown name \"{k}\" at '{at}': Cannot find field."
-        ))),
+        Some(k) => Err(ApiError::invalid_json(format!("Unknown name \"{k}\" at '{at}': Cannot find field."))),
         None => Ok(()),
     }
 }
@@ -203,9 +188,7 @@ pub fn check_keys(value: &Value, known: &[&str], at: &str) -> Result<(), ApiErro
 pub fn check_nested(value: &Value, member: &str, known: &[&str], at: &str) -> Result<(), ApiError> {
     match value.get(member) {
         None | Some(Value::Null) => Ok(()),
-        Some(Value::Array(items)) => items
-            .iter()
-            .try_for_each(|item| check_keys(item, known, at)),
+        Some(Value::Array(items)) => items.iter().try_for_each(|item| check_keys(item, known, at)),
         Some(other) => check_keys(other, known, at),
     }
 }

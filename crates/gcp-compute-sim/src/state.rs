@@ -170,14 +170,7 @@ impl Sim {
     }
 
     /// The subnetworks of one network, in (region, name) order.
-    pub fn subnetworks_of<'a>(
-        &'a self,
-        project: &str,
-        network: &'a str,
-    ) -> impl Iterator<Item = &'a SubnetworkRecord> + 'a {
-        self.project(project)
-            .into_iter()
-            .flat_map(|p| p.subnetworks.values())
-            .filter(move |s| s.network == network)
+    pub fn subnetworks_of<'a>(&'a self, project: &str, network: &'a str) -> impl Iterator<Item = &'a SubnetworkRecord> + 'a {
+        self.project(project).into_iter().flat_map(|p| p.subnetworks.values()).filter(move |s| s.network == network)
     }
 }

@@ -27,10 +27,7 @@ impl Stats {
     pub fn count_request(&mut self, method_id: &str, http_method: &str) {
         self.requests_total += 1;
         *self.requests.entry(method_id.to_string()).or_default() += 1;
-        *self
-            .http_methods
-            .entry(http_method.to_string())
-            .or_default() += 1;
+        *self.http_methods.entry(http_method.to_string()).or_default() += 1;
     }
 
     pub fn count_fault(&mut self, kind: &str) {

@@ -12,9 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, OperationFailure};
-use crate::links::{
-    link, network_path, parse_network_ref, parse_region_ref, region_path, subnetwork_path,
-};
+use crate::links::{link, network_path, parse_network_ref, parse_region_ref, region_path, subnetwork_path};
 use crate::list::{ListParams, list_response};
 use crate::operations::{Effect, Lock, OpRequest, Params, mutate};
 use crate::state::{App, Sim, SubnetworkRecord};
@@ -64,20 +62,10 @@ fn parse_cidr(field: &str, value: Option<&str>) -> Result<IpNet, ApiError> {
 fn secondary_ranges(input: Vec<SecondaryInput>) -> Result<Vec<(String, IpNet)>, ApiError> {
     let mut out: Vec<(String, IpNet)> = Vec::new();
     for (i, s) in input.into_iter().enumerate() {
-        let name = check_name(
-            s.range_name.as_deref(),
-            &format!("resource.secondaryIpRanges[{i}].rangeName"),
-        )?;
-        let range = parse_cidr(
-            &format!("resource.secondaryIpRanges[{i}].ipCidrRange"),
-            s.ip_cidr_range.as_deref(),
-        )?;
+        let name = check_name(s.range_name.as_deref(), &format!("resource.secondaryIpRanges[{i}].rangeName"))?;
+        let range = parse_cidr(&format!("resource.secondaryIpRanges[{i}].ipCidrRange"), s.ip_cidr_range.as_deref())?;
         if out.iter().any(|(n, _)| *n == name) {
-            return Err(ApiError::invalid_field(
-                &format!("resource.secondaryIpRanges[{i}].rangeName"),
-                &name,
-                "Names must be unique.",
-            ));
+            return Err(ApiError::invalid_field(&format!("resource.secondaryIpRanges[{i}].rangeName"), &name, "Names must be unique."));
         }
         out.push((name, range));
     }
@@ -87,19 +75,14 @@ fn secondary_ranges(input: Vec<SecondaryInput>) -> Result<Vec<(String, IpNet)>, 
 /// Compute refuses ranges overlapping each other or another subnetwork of
 /// the same network.
 fn check_overlap(sim: &Sim, project: &str, rec: &SubnetworkRecord) -> Result<(), ApiError> {
-    let mine: Vec<IpNet> = std::iter::once(rec.ip_cidr_range)
-        .chain(rec.secondary_ranges.iter().map(|(_, r)| *r))
-        .collect();
+    let mine: Vec<IpNet> = std::iter::once(rec.ip_cidr_range).chain(rec.secondary_ranges.iter().map(|(_, r)| *r)).collect();
     for (i, a) in mine.iter().enumerate() {
         if let Some(b) = mine[i + 1..].iter().find(|b| cidr::overlaps(a, b)) {
-            return Err(ApiError::invalid(format!(
-                "Invalid IPCidrRange: {b} conflicts with {a} of the same subnetwork."
-            )));
+            return Err(ApiError::invalid(format!("Invalid IPCidrRange: {b} conflicts with {a} of the same subnetwork.")));
         }
     }
     for other in sim.subnetworks_of(project, &rec.network) {
-        let theirs = std::iter::once(other.ip_cidr_range)
-            .chain(other.secondary_ranges.iter().map(|(_, r)| *r));
+        let theirs = std::iter::once(other.ip_cidr_range).chain(other.secondary_ranges.iter().map(|(_, r)| *r));
         for t in theirs {
             if let Some(m) = mine.iter().find(|m| cidr::overlaps(m, &t)) {
                 return Err(ApiError::invalid(format!(
@@ -112,27 +95,12 @@ fn check_overlap(sim: &Sim, project: &str, rec: &SubnetworkRecord) -> Result<(),
     Ok(())
 }
 
-fn subnet_from_input(
-    sim: &mut Sim,
-    project: &str,
-    region: &str,
-    input: SubnetworkInput,
-) -> Result<SubnetworkRecord, ApiError> {
+fn subnet_from_input(sim: &mut Sim, project: &str, region: &str, input: SubnetworkInput) -> Result<SubnetworkRecord, ApiError> {
     let name = check_name(input.name.as_deref(), "resource.name")?;
-    if let Some(r) = input
-        .region
-        .as_ref()
-        .filter(|r| parse_region_ref(r) != region)
-    {
-        return Err(ApiError::invalid_field(
-            "resource.region",
-            r,
-            "Must match the region of the request.",
-        ));
+    if let Some(r) = input.region.as_ref().filter(|r| parse_region_ref(r) != region) {
+        return Err(ApiError::invalid_field("resource.region", r, "Must match the region of the request."));
     }
-    let reference = input
-        .network
-        .ok_or_else(|| ApiError::required("resource.network"))?;
+    let reference = input.network.ok_or_else(|| ApiError::required("resource.network"))?;
     let (net_project, network) = parse_network_ref(&reference, project, "resource.network")?;
     if net_project != project || sim.network(&net_project, &network).is_none() {
         return Err(ApiError::not_found(&network_path(&net_project, &network)));
@@ -140,11 +108,7 @@ fn subnet_from_input(
     let ip_cidr_range = parse_cidr("resource.ipCidrRange", input.ip_cidr_range.as_deref())?;
     let stack_type = input.stack_type.unwrap_or_else(|| "IPV4_ONLY".into());
     if !["IPV4_ONLY", "IPV4_IPV6", "IPV6_ONLY"].contains(&stack_type.as_str()) {
-        return Err(ApiError::invalid_field(
-            "resource.stackType",
-            &stack_type,
-            "",
-        ));
+        return Err(ApiError::invalid_field("resource.stackType", &stack_type, ""));
     }
     Ok(SubnetworkRecord {
         name,
@@ -185,11 +149,7 @@ fn render(project: &str, s: &SubnetworkRecord) -> Value {
         v["description"] = json!(d);
     }
     if !s.secondary_ranges.is_empty() {
-        let ranges: Vec<Value> = s
-            .secondary_ranges
-            .iter()
-            .map(|(n, r)| json!({"rangeName": n, "ipCidrRange": r.to_string()}))
-            .collect();
+        let ranges: Vec<Value> = s.secondary_ranges.iter().map(|(n, r)| json!({"rangeName": n, "ipCidrRange": r.to_string()})).collect();
         v["secondaryIpRanges"] = Value::Array(ranges);
     }
     v
@@ -203,20 +163,12 @@ pub async fn insert(
 ) -> Result<Json<Value>, ApiError> {
     check_region(&project, &region)?;
     let value: Value = schema::parse_body(&body, schema::SUBNETWORK, "resource")?;
-    schema::check_nested(
-        &value,
-        "secondaryIpRanges",
-        schema::SUBNETWORK_SECONDARY_RANGE,
-        "resource.secondaryIpRanges[0]",
-    )?;
+    schema::check_nested(&value, "secondaryIpRanges", schema::SUBNETWORK_SECONDARY_RANGE, "resource.secondaryIpRanges[0]")?;
     let input: SubnetworkInput = schema::from_value(value)?;
     mutate(&app, &project, &params, |sim| {
         let rec = subnet_from_input(sim, &project, &region, input)?;
         let path = subnetwork_path(&project, &region, &rec.name);
-        if sim.project(&project).is_some_and(|p| {
-            p.subnetworks
-                .contains_key(&(region.clone(), rec.name.clone()))
-        }) {
+        if sim.project(&project).is_some_and(|p| p.subnetworks.contains_key(&(region.clone(), rec.name.clone()))) {
             return Err(ApiError::already_exists(&path));
         }
         sim.check_creatable(&path)?;
@@ -232,17 +184,11 @@ pub async fn insert(
     })
 }
 
-pub async fn get(
-    State(app): State<App>,
-    Path((project, region, name)): Path<(String, String, String)>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn get(State(app): State<App>, Path((project, region, name)): Path<(String, String, String)>) -> Result<Json<Value>, ApiError> {
     check_region(&project, &region)?;
     let sim = app.lock();
-    let rec = sim
-        .project(&project)
-        .and_then(|p| p.subnetworks.get(&(region.clone(), name.clone())));
-    rec.map(|s| Json(render(&project, s)))
-        .ok_or_else(|| ApiError::not_found(&subnetwork_path(&project, &region, &name)))
+    let rec = sim.project(&project).and_then(|p| p.subnetworks.get(&(region.clone(), name.clone())));
+    rec.map(|s| Json(render(&project, s))).ok_or_else(|| ApiError::not_found(&subnetwork_path(&project, &region, &name)))
 }
 
 pub async fn list(
@@ -262,12 +208,7 @@ pub async fn list(
         .collect();
     let (page, next) = lp.page(items);
     let path = format!("{}/subnetworks", region_path(&project, &region));
-    Ok(Json(list_response(
-        "compute#subnetworkList",
-        &path,
-        page,
-        next,
-    )))
+    Ok(Json(list_response("compute#subnetworkList", &path, page, next)))
 }
 
 fn empty_scope(scope: &str) -> Value {
@@ -294,28 +235,15 @@ pub async fn aggregated_list(
         .map(|s| (format!("{}/{}", s.region, s.name), render(&project, s)))
         .collect();
     let (page, next) = lp.page(items);
-    let mut scopes: BTreeMap<String, Vec<Value>> = regions::REGIONS
-        .iter()
-        .map(|(r, _)| (format!("regions/{r}"), Vec::new()))
-        .collect();
+    let mut scopes: BTreeMap<String, Vec<Value>> = regions::REGIONS.iter().map(|(r, _)| (format!("regions/{r}"), Vec::new())).collect();
     for item in page {
-        let region = item["region"]
-            .as_str()
-            .map(parse_region_ref)
-            .unwrap_or_default();
-        scopes
-            .entry(format!("regions/{region}"))
-            .or_default()
-            .push(item);
+        let region = item["region"].as_str().map(parse_region_ref).unwrap_or_default();
+        scopes.entry(format!("regions/{region}")).or_default().push(item);
     }
     let scoped: serde_json::Map<String, Value> = scopes
         .into_iter()
         .map(|(scope, subnets)| {
-            let v = if subnets.is_empty() {
-                empty_scope(&scope)
-            } else {
-                json!({ "subnetworks": subnets })
-            };
+            let v = if subnets.is_empty() { empty_scope(&scope) } else { json!({ "subnetworks": subnets }) };
             (scope, v)
         })
         .collect();
@@ -333,14 +261,10 @@ pub async fn delete(
     check_region(&project, &region)?;
     mutate(&app, &project, &params, |sim| {
         let path = subnetwork_path(&project, &region, &name);
-        let rec = sim
-            .project(&project)
-            .and_then(|p| p.subnetworks.get(&(region.clone(), name.clone())));
+        let rec = sim.project(&project).and_then(|p| p.subnetworks.get(&(region.clone(), name.clone())));
         let rec = rec.ok_or_else(|| ApiError::not_found(&path))?;
         if rec.auto_created {
-            return Err(ApiError::bad_request(format!(
-                "The subnetwork resource '{path}' of an auto mode network cannot be deleted."
-            )));
+            return Err(ApiError::bad_request(format!("The subnetwork resource '{path}' of an auto mode network cannot be deleted.")));
         }
         let id = rec.id;
         sim.check_not_busy(&path)?;
@@ -350,58 +274,32 @@ pub async fn delete(
             target_path: path.clone(),
             target_id: id,
             locks: vec![Lock::Resource(path)],
-            effect: Effect::DeleteSubnetwork {
-                project: project.clone(),
-                region: region.clone(),
-                name: name.clone(),
-            },
+            effect: Effect::DeleteSubnetwork { project: project.clone(), region: region.clone(), name: name.clone() },
         })
     })
 }
 
 impl Sim {
-    pub fn apply_insert_subnetwork(
-        &mut self,
-        project: &str,
-        rec: SubnetworkRecord,
-    ) -> Result<(), OperationFailure> {
+    pub fn apply_insert_subnetwork(&mut self, project: &str, rec: SubnetworkRecord) -> Result<(), OperationFailure> {
         if self.network(project, &rec.network).is_none() {
             let path = network_path(project, &rec.network);
-            return Err(OperationFailure::new(
-                "RESOURCE_NOT_FOUND",
-                404,
-                format!("The resource '{path}' was not found"),
-            ));
+            return Err(OperationFailure::new("RESOURCE_NOT_FOUND", 404, format!("The resource '{path}' was not found")));
         }
         // Another insert may have taken the range while this one ran.
         if let Err(e) = check_overlap(self, project, &rec) {
             return Err(OperationFailure::new("INVALID_USAGE", 400, e.message));
         }
-        self.project_mut(project)
-            .subnetworks
-            .insert((rec.region.clone(), rec.name.clone()), rec);
+        self.project_mut(project).subnetworks.insert((rec.region.clone(), rec.name.clone()), rec);
         Ok(())
     }
 
-    pub fn apply_delete_subnetwork(
-        &mut self,
-        project: &str,
-        region: &str,
-        name: &str,
-    ) -> Result<(), OperationFailure> {
-        match self
-            .project_mut(project)
-            .subnetworks
-            .remove(&(region.to_string(), name.to_string()))
-        {
+    pub fn apply_delete_subnetwork(&mut self, project: &str, region: &str, name: &str) -> Result<(), OperationFailure> {
+        match self.project_mut(project).subnetworks.remove(&(region.to_string(), name.to_string())) {
             Some(_) => Ok(()),
             None => Err(OperationFailure::new(
                 "RESOURCE_NOT_FOUND",
                 404,
-                format!(
-                    "The resource '{}' was not found",
-                    subnetwork_path(project, region, name)
-                ),
+                format!("The resource '{}' was not found", subnetwork_path(project, region, name)),
             )),
         }
     }

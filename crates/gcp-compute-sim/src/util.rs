@@ -15,12 +15,7 @@ pub fn rfc3339(t: SystemTime) -> String {
     let days = i64::try_from(secs / 86_400).unwrap_or(0);
     let rem = secs % 86_400;
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}+00:00",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}+00:00", rem / 3600, (rem % 3600) / 60, rem % 60)
 }
 
 /// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
@@ -81,15 +76,9 @@ pub const NAME_REGEX: &str = "(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)";
 /// Checks a resource name from a body (`field` as Compute names it, e.g.
 /// `resource.name`) and returns it.
 pub fn check_name(name: Option<&str>, field: &str) -> Result<String, ApiError> {
-    let name = name
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| ApiError::required(field))?;
+    let name = name.filter(|n| !n.is_empty()).ok_or_else(|| ApiError::required(field))?;
     if !valid_name(name) {
-        return Err(ApiError::invalid_field(
-            field,
-            name,
-            &format!("Must be a match of regex '{NAME_REGEX}'"),
-        ));
+        return Err(ApiError::invalid_field(field, name, &format!("Must be a match of regex '{NAME_REGEX}'")));
     }
     Ok(name.to_string())
 }
@@ -99,10 +88,7 @@ pub fn valid_uuid(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();
     let lens = [8, 4, 4, 4, 12];
     groups.len() == 5
-        && groups
-            .iter()
-            .zip(lens)
-            .all(|(g, n)| g.len() == n && g.bytes().all(|c| c.is_ascii_hexdigit()))
+        && groups.iter().zip(lens).all(|(g, n)| g.len() == n && g.bytes().all(|c| c.is_ascii_hexdigit()))
         && s.bytes().any(|c| c.is_ascii_hexdigit() && c != b'0')
 }
 

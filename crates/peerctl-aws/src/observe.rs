@@ -8,7 +8,7 @@ use crate::{AwsProvider, convert};
 use aws_sdk_ec2::types::Filter;
 use futures::future::try_join_all;
 use peerctl_core::spec::{AwsScope, By, CloudPeering, Spec};
-use peerctl_core::state::{AwsRegionState, State, Vpc};
+use peerctl_core::state::{AwsRegionState, State, TAG_OWNER, Vpc};
 use peerctl_engine::ProviderError;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -36,7 +36,7 @@ pub(crate) async fn observe(provider: &AwsProvider, spec: &Spec) -> Result<State
             };
         }
     }
-    let regions = try_join_all(wanted.iter().map(|(scope, wanted)| observe_scope(provider, scope, wanted))).await?;
+    let regions = try_join_all(wanted.iter().map(|(scope, wanted)| observe_scope(provider, scope, wanted, &spec.owner))).await?;
     Ok(State { aws: regions, ..State::default() })
 }
 
@@ -56,17 +56,16 @@ macro_rules! paged {
     }};
 }
 
-async fn observe_scope(provider: &AwsProvider, scope: &AwsScope, wanted: &Wanted) -> Result<AwsRegionState, ProviderError> {
+async fn observe_scope(provider: &AwsProvider, scope: &AwsScope, wanted: &Wanted, owner: &String) -> Result<AwsRegionState, ProviderError> {
     let client = provider.client(scope).await;
     let vpc_filter = match (wanted.ids.is_empty(), wanted.names.is_empty()) {
         (false, true) => vec![filter("vpc-id", &wanted.ids)],
         (true, false) => vec![filter("tag:Name", &wanted.names)],
         _ => vec![], // ids and names: EC2 ANDs filters, so read the region's VPCs
     };
-    let vpcs = paged!(provider, "DescribeVpcs", client.describe_vpcs().set_filters(Some(vpc_filter)), vpcs, convert::vpc);
-    // Only the spec's VPCs: the listing may hold the whole region.
-    let named = |v: &&Vpc| wanted.ids.contains(&v.id) || v.name.as_ref().is_some_and(|n| wanted.names.contains(n));
-    let vpc_ids: BTreeSet<String> = vpcs.iter().filter(named).map(|v| v.id.clone()).collect();
+    let vpcs = async {
+        Ok::<_, ProviderError>(paged!(provider, "DescribeVpcs", client.describe_vpcs().set_filters(Some(vpc_filter)), vpcs, convert::vpc))
+    };
     let connections = async {
         Ok::<_, ProviderError>(paged!(
             provider,
@@ -76,8 +75,20 @@ async fn observe_scope(provider: &AwsProvider, scope: &AwsScope, wanted: &Wanted
             convert::connection
         ))
     };
+    let (vpcs, connections) = futures::try_join!(vpcs, connections)?;
+    // The spec's VPCs (the listing may hold the whole region), and those of
+    // this owner's connections, whose routes and rules `--prune` removes.
+    let named = |v: &&Vpc| wanted.ids.contains(&v.id) || v.name.as_ref().is_some_and(|n| wanted.names.contains(n));
+    let mut vpc_ids: BTreeSet<String> = vpcs.iter().filter(named).map(|v| v.id.clone()).collect();
+    for connection in connections.iter().filter(|c| c.tags.get(TAG_OWNER) == Some(owner)) {
+        for end in [&connection.requester, &connection.accepter] {
+            if end.region == scope.region {
+                vpc_ids.insert(end.vpc_id.clone());
+            }
+        }
+    }
     if vpc_ids.is_empty() {
-        return Ok(AwsRegionState { scope: scope.clone(), vpcs, connections: connections.await?, ..Default::default() });
+        return Ok(AwsRegionState { scope: scope.clone(), vpcs, connections, ..Default::default() });
     }
     let tables = async {
         let mut all = Vec::new();
@@ -105,7 +116,7 @@ async fn observe_scope(provider: &AwsProvider, scope: &AwsScope, wanted: &Wanted
         }
         Ok::<_, ProviderError>(all)
     };
-    let (route_tables, security_groups, connections) = futures::try_join!(tables, groups, connections)?;
+    let (route_tables, security_groups) = futures::try_join!(tables, groups)?;
     let group_ids: BTreeSet<String> = security_groups.iter().map(|g| g.id.clone()).collect();
     let mut rules = Vec::new();
     for chunk in chunks(&group_ids) {

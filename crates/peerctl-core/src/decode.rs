@@ -5,6 +5,30 @@ use crate::spec::*;
 use crate::yaml::{self, Fields, Node, Value, bool_of, seq_of, str_of};
 use std::collections::BTreeMap;
 
+/// The keys of each mapping in a spec: `Fields` refuses any other, and the
+/// JSON schema (`schema.rs`) lists exactly these, so the two cannot drift apart
+/// (`schema_tests` checks that the decoder reads every one).
+pub(crate) mod keys {
+    pub const SPEC: &[&str] = &["version", "owner", "aws", "gcp", "peerings"];
+    pub const AWS_DEFAULTS: &[&str] = &["region", "profile", "role_arn"];
+    pub const GCP_DEFAULTS: &[&str] = &["project"];
+    pub const PEERING: &[&str] = &["name", "absent", "aws", "gcp"];
+    pub const AWS_PEERING: &[&str] = &["requester", "accepter", "allow", "dns_resolution", "ipv6"];
+    pub const AWS_SIDE: &[&str] = &["vpc", "region", "profile", "role_arn", "route_tables", "security_groups"];
+    pub const SELECTOR: &[&str] = &["name"];
+    pub const RULE: &[&str] = &["protocol", "ports"];
+    pub const GCP_PEERING: &[&str] = &[
+        "project",
+        "network",
+        "peer_network",
+        "export_custom_routes",
+        "import_custom_routes",
+        "export_subnet_routes_with_public_ip",
+        "import_subnet_routes_with_public_ip",
+        "allow",
+    ];
+}
+
 /// Reads a spec from `text`; `file` is only used to name locations.
 pub fn load(file: &str, text: &str) -> Result<Spec, Diagnostics> {
     let mut diags = Diagnostics::new(file);
@@ -28,7 +52,7 @@ struct Defaults {
 }
 
 fn decode_spec(file: &str, root: &Node, diags: &mut Diagnostics) -> Option<Spec> {
-    let mut fields = Fields::new(root, "the spec", diags)?;
+    let mut fields = Fields::new(root, "the spec", keys::SPEC, diags)?;
     let top = Loc::new(1, 1);
     if let Some(version) = fields.require("version", "add `version: 1` at the top", diags, top) {
         if version.value != Value::Int(i64::from(SPEC_VERSION)) {
@@ -54,7 +78,7 @@ fn decode_spec(file: &str, root: &Node, diags: &mut Diagnostics) -> Option<Spec>
 fn decode_defaults(fields: &mut Fields, diags: &mut Diagnostics) -> Defaults {
     let mut defaults = Defaults::default();
     if let Some(node) = fields.get("aws") {
-        if let Some(mut aws) = Fields::new(node, "`aws` defaults", diags) {
+        if let Some(mut aws) = Fields::new(node, "`aws` defaults", keys::AWS_DEFAULTS, diags) {
             defaults.aws_region = aws.get("region").and_then(|n| region_of(n, diags));
             defaults.aws_profile = aws.get("profile").and_then(|n| non_empty(n, "`profile`", diags));
             defaults.aws_role_arn = aws.get("role_arn").and_then(|n| role_arn_of(n, diags));
@@ -62,7 +86,7 @@ fn decode_defaults(fields: &mut Fields, diags: &mut Diagnostics) -> Defaults {
         }
     }
     if let Some(node) = fields.get("gcp") {
-        if let Some(mut gcp) = Fields::new(node, "`gcp` defaults", diags) {
+        if let Some(mut gcp) = Fields::new(node, "`gcp` defaults", keys::GCP_DEFAULTS, diags) {
             defaults.gcp_project = gcp.get("project").and_then(|n| project_of(n, diags));
             gcp.finish(diags);
         }
@@ -72,7 +96,7 @@ fn decode_defaults(fields: &mut Fields, diags: &mut Diagnostics) -> Defaults {
 
 /// `names` holds the names seen so far, to refuse duplicates even in peerings that fail to decode.
 fn decode_peering(node: &Node, defaults: &Defaults, names: &mut BTreeMap<String, Loc>, diags: &mut Diagnostics) -> Option<Peering> {
-    let mut fields = Fields::new(node, "a peering", diags)?;
+    let mut fields = Fields::new(node, "a peering", keys::PEERING, diags)?;
     let name_node = fields.require("name", "give every peering a unique `name:` (lowercase, digits, dashes)", diags, node.loc);
     let name = name_node.and_then(|n| name_of(n, "a peering `name`", diags));
     if let (Some(name), Some(at)) = (&name, name_node) {
@@ -113,7 +137,7 @@ fn decode_peering(node: &Node, defaults: &Defaults, names: &mut BTreeMap<String,
 }
 
 fn decode_aws(node: &Node, what: &str, defaults: &Defaults, diags: &mut Diagnostics) -> Option<AwsPeering> {
-    let mut fields = Fields::new(node, format!("the `aws` section of {what}"), diags)?;
+    let mut fields = Fields::new(node, format!("the `aws` section of {what}"), keys::AWS_PEERING, diags)?;
     let requester = fields
         .require("requester", "add `requester:` with the VPC that requests the peering (the BYOC VPC)", diags, node.loc)
         .and_then(|n| decode_side(n, &format!("the requester of {what}"), defaults, diags));
@@ -128,7 +152,7 @@ fn decode_aws(node: &Node, what: &str, defaults: &Defaults, diags: &mut Diagnost
 }
 
 fn decode_side(node: &Node, what: &str, defaults: &Defaults, diags: &mut Diagnostics) -> Option<AwsSide> {
-    let mut fields = Fields::new(node, what, diags)?;
+    let mut fields = Fields::new(node, what, keys::AWS_SIDE, diags)?;
     let vpc = fields
         .require("vpc", "name the VPC by id (`vpc: vpc-0a1b2c3d`) or by its Name tag (`vpc: {name: my-vpc}`)", diags, node.loc)
         .and_then(|n| selector_of(n, "vpc", diags));
@@ -205,7 +229,7 @@ fn selector_of(node: &Node, prefix: &str, diags: &mut Diagnostics) -> Option<Sel
             return None;
         }
         Value::Map(_) => {
-            let mut fields = Fields::new(node, "a selector", diags)?;
+            let mut fields = Fields::new(node, "a selector", keys::SELECTOR, diags)?;
             let name = fields.require("name", "write {name: THE-NAME}", diags, node.loc).and_then(|n| non_empty(n, "`name`", diags));
             fields.finish(diags);
             By::Name(name?)
@@ -252,14 +276,14 @@ fn decode_allow(node: Option<&Node>, diags: &mut Diagnostics) -> Option<Vec<Rule
 }
 
 fn rule_of(node: &Node, diags: &mut Diagnostics) -> Option<Rule> {
-    let mut fields = Fields::new(node, "an `allow` rule", diags)?;
+    let mut fields = Fields::new(node, "an `allow` rule", keys::RULE, diags)?;
     let protocol =
         fields.require("protocol", "write e.g. {protocol: tcp, ports: all}", diags, node.loc).and_then(|n| protocol_of(n, diags));
     let ports_node = fields.get("ports");
     let ports = ports_node.map_or(Some(Ports::All), |n| ports_of(n, diags));
     fields.finish(diags);
     let (protocol, ports) = (protocol?, ports?);
-    if matches!(protocol, Protocol::Icmp | Protocol::All) && ports != Ports::All {
+    if !protocol.has_ports() && ports != Ports::All {
         let loc = ports_node.map_or(node.loc, |n| n.loc);
         diags.error_with_hint(loc, format!("protocol `{protocol}` has no ports"), "remove `ports`, or use protocol tcp or udp");
         return None;
@@ -269,17 +293,11 @@ fn rule_of(node: &Node, diags: &mut Diagnostics) -> Option<Rule> {
 
 fn protocol_of(node: &Node, diags: &mut Diagnostics) -> Option<Protocol> {
     let text = str_of(node, "`protocol`", diags)?;
-    let protocol = match text {
-        "tcp" => Protocol::Tcp,
-        "udp" => Protocol::Udp,
-        "icmp" => Protocol::Icmp,
-        "all" => Protocol::All,
-        other => {
-            diags.error_with_hint(node.loc, format!("unknown protocol `{other}`"), "use tcp, udp, icmp or all");
-            return None;
-        }
-    };
-    Some(protocol)
+    let protocol = Protocol::VALUES.into_iter().find(|p| p.to_string() == text);
+    if protocol.is_none() {
+        diags.error_with_hint(node.loc, format!("unknown protocol `{text}`"), "use tcp, udp, icmp or all");
+    }
+    protocol
 }
 
 /// `all`, a port number, or `FROM-TO`.
@@ -317,7 +335,7 @@ fn parse_port_range(text: &str) -> Option<Ports> {
 }
 
 fn decode_gcp(node: &Node, what: &str, defaults: &Defaults, diags: &mut Diagnostics) -> Option<GcpPeering> {
-    let mut fields = Fields::new(node, format!("the `gcp` section of {what}"), diags)?;
+    let mut fields = Fields::new(node, format!("the `gcp` section of {what}"), keys::GCP_PEERING, diags)?;
     let project = match fields.get("project") {
         Some(n) => project_of(n, diags),
         None => defaults.gcp_project.clone(),

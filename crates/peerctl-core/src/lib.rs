@@ -9,6 +9,7 @@ pub mod yaml;
 
 pub use diag::{Diagnostic, Diagnostics, Loc};
 mod decode;
+pub mod drift;
 pub mod spec;
 pub use decode::load;
 #[cfg(test)]
@@ -20,4 +21,7 @@ mod planner_gcp_tests;
 #[cfg(test)]
 mod planner_tests;
 pub mod render;
+pub mod schema;
+#[cfg(test)]
+mod schema_tests;
 pub mod state;

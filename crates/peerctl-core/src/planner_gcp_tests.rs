@@ -263,3 +263,54 @@ fn refuses_owner_and_name_too_long_for_gcp_names() {
       hint: peerctl names GCP peerings `OWNER--PEERING`; use single dashes in the owner
     ");
 }
+
+fn with_old_link() -> State {
+    let mut state = converged();
+    let old = |peer| GcpPeeringEntry { name: "team--old-link".into(), ..entry(peer, default_flags()) };
+    state.gcp[0].networks[0].peerings.push(old(services()));
+    state.gcp[1].networks[0].peerings.push(old(byoc()));
+    let rule = GcpFirewall {
+        description: "peerctl owner=team peering=old-link".into(),
+        ..firewall("peerctl-team--old-link-a", byoc(), "10.8.0.0/20")
+    };
+    state.gcp[0].firewalls.push(rule);
+    let other_owner = GcpPeeringEntry { name: "other--old-link".into(), ..entry(services(), default_flags()) };
+    state.gcp[0].networks[0].peerings.push(other_owner);
+    state
+}
+
+#[test]
+fn prune_removes_both_entries_and_rules_of_an_owned_peering_gone_from_the_spec() {
+    let spec = crate::load("spec.yaml", SPEC).expect("valid spec");
+    let options = crate::planner::Options { prune: true, targets: vec![] };
+    let plan = crate::planner::plan_with(&spec, &with_old_link(), &options).expect("plan");
+    assert_eq!(
+        show(&plan),
+        "0 - network peering team--old-link on projects/emq-x-cloud/global/networks/emqxbyoc-xxxx-network -> projects/other-project/global/networks/cloud-test-1
+1 - network peering team--old-link on projects/other-project/global/networks/cloud-test-1 -> projects/emq-x-cloud/global/networks/emqxbyoc-xxxx-network
+2 - firewall peerctl-team--old-link-a in project emq-x-cloud"
+    );
+    assert!(plan.steps.iter().all(|s| s.peering == "old-link" && s.reason.contains("--prune")));
+    assert!(plan.unmanaged.is_empty(), "pruned, not listed");
+    let without = plan_of(SPEC, &with_old_link());
+    assert!(without.is_empty() && without.unmanaged.len() == 2, "without --prune: listed only ({:?})", without.unmanaged);
+}
+
+#[test]
+fn target_limits_the_plan_to_the_named_peerings() {
+    let two = format!(
+        "{SPEC}  - name: second\n    gcp:\n      network: emqxbyoc-xxxx-network\n      peer_network: projects/other-project/global/networks/cloud-test-2\n"
+    );
+    let mut state = fresh();
+    state.gcp[1].networks.push(GcpNetworkState { name: "cloud-test-2".into(), auto_mode: false, peerings: vec![] });
+    let spec = crate::load("spec.yaml", &two).expect("valid spec");
+    let only = |targets: &[&str]| {
+        let options = crate::planner::Options { prune: false, targets: targets.iter().map(|t| t.to_string()).collect() };
+        crate::planner::plan_with(&spec, &state, &options)
+    };
+    let plan = only(&["second"]).expect("plan");
+    assert!(plan.steps.iter().all(|s| s.peering == "second") && !plan.steps.is_empty());
+    assert_eq!(plan.peerings.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["second"]);
+    let error = only(&["secnod"]).expect_err("unknown target").to_string();
+    assert!(error.contains("--target secnod: no peering of that name"), "{error}");
+}

@@ -1018,6 +1018,29 @@ fn renders_a_mixed_plan_as_json() {
 }
 
 #[test]
+fn renders_a_mixed_plan_as_markdown() {
+    insta::assert_snapshot!(render::markdown(&mixed_plan()));
+}
+
+#[test]
+fn renders_a_converged_plan_as_markdown() {
+    insta::assert_snapshot!(render::markdown(&plan_of(&basic(""), &converged())));
+}
+
+#[test]
+fn keeps_markdown_of_odd_names_inside_their_table_cell_and_code_span() {
+    let mut plan = mixed_plan();
+    let odd = "a|b `c` *d* <e>";
+    plan.peerings[0].name = odd.into();
+    plan.steps.iter_mut().filter(|s| s.peering == NAME).for_each(|s| s.peering = odd.into());
+    plan.conflicts[0].peering = odd.into();
+    plan.conflicts[0].message = "route to `x_y|z` via *igw_1* <b>".into();
+    let markdown = render::markdown(&plan);
+    let lines: Vec<&str> = markdown.lines().filter(|l| l.contains("a|b") || l.contains("a\\|b") || l.contains("x_y")).collect();
+    insta::assert_snapshot!(lines.join("\n"));
+}
+
+#[test]
 fn renders_a_converged_plan_as_no_changes() {
     let plan = plan_of(&basic(""), &converged());
     insta::assert_snapshot!(render::text(&plan, Style { color: false }), @"

@@ -152,6 +152,16 @@ pub enum Protocol {
     All,
 }
 
+impl Protocol {
+    /// Every protocol a rule may name, as written in a spec (`Display`).
+    pub const VALUES: [Protocol; 4] = [Protocol::Tcp, Protocol::Udp, Protocol::Icmp, Protocol::All];
+
+    /// Rules for `icmp` and `all` cover every port, so they name none.
+    pub fn has_ports(self) -> bool {
+        matches!(self, Protocol::Tcp | Protocol::Udp)
+    }
+}
+
 impl fmt::Display for Protocol {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -196,6 +206,10 @@ pub const ALL_TCP: Rule = Rule { protocol: Protocol::Tcp, ports: Ports::All };
 pub fn overlaps(a: &IpNet, b: &IpNet) -> bool {
     a.contains(&b.network()) || b.contains(&a.network())
 }
+
+/// `is_valid_name` as a regular expression (unanchored), for the JSON schema;
+/// `schema_tests` checks that the two agree.
+pub const NAME_REGEX: &str = "[a-z]([a-z0-9-]{0,61}[a-z0-9])?";
 
 /// Names of peerings and owners: what GCP accepts as a resource name, so the
 /// same name works in AWS tags and GCP peering names.

@@ -142,14 +142,34 @@ impl<'de> Visitor<'de> for ValueVisitor {
 /// is an unknown key, reported with a suggestion when one is close.
 pub struct Fields<'a> {
     what: String,
+    /// Every key this kind of mapping takes (one of `decode::keys`, which the schema reads too).
+    keys: &'static [&'static str],
     entries: Vec<(&'a str, &'a Node, Loc)>,
     used: Vec<bool>,
-    known: Vec<&'static str>,
+    #[cfg(test)]
+    decoded: Decoded,
+}
+
+/// What the decoder did with one mapping: where it is, the keys it read and
+/// those it required. `schema_tests` compares this with the schema.
+#[cfg(test)]
+#[derive(Debug, Clone)]
+pub(crate) struct Decoded {
+    pub loc: Loc,
+    pub read: Vec<&'static str>,
+    pub required: Vec<&'static str>,
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Every mapping decoded on this thread, in the order they were finished.
+    pub(crate) static DECODED: std::cell::RefCell<Vec<Decoded>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl<'a> Fields<'a> {
-    /// `None` (with a diagnostic) when `node` is not a mapping.
-    pub fn new(node: &'a Node, what: impl Into<String>, diags: &mut Diagnostics) -> Option<Self> {
+    /// `None` (with a diagnostic) when `node` is not a mapping. `keys` are all
+    /// the keys it takes: reading any other is a bug.
+    pub fn new(node: &'a Node, what: impl Into<String>, keys: &'static [&'static str], diags: &mut Diagnostics) -> Option<Self> {
         let what = what.into();
         let Value::Map(entries) = &node.value else {
             diags.error(node.loc, format!("{what} must be a mapping, found {}", node.value.kind()));
@@ -163,7 +183,14 @@ impl<'a> Fields<'a> {
             }
         }
         let used = vec![false; keyed.len()];
-        Some(Self { what, entries: keyed, used, known: Vec::new() })
+        Some(Self {
+            what,
+            keys,
+            entries: keyed,
+            used,
+            #[cfg(test)]
+            decoded: Decoded { loc: node.loc, read: Vec::new(), required: Vec::new() },
+        })
     }
 
     pub fn what(&self) -> &str {
@@ -172,7 +199,9 @@ impl<'a> Fields<'a> {
 
     /// The value of `key`, if present (a YAML `null` counts as absent).
     pub fn get(&mut self, key: &'static str) -> Option<&'a Node> {
-        self.known.push(key);
+        debug_assert!(self.keys.contains(&key), "`{key}` is not among the keys of {}: add it to `decode::keys`", self.what);
+        #[cfg(test)]
+        self.decoded.read.push(key);
         let index = self.entries.iter().position(|(name, _, _)| *name == key)?;
         self.used[index] = true;
         let node = self.entries[index].1;
@@ -182,6 +211,8 @@ impl<'a> Fields<'a> {
     /// Like `get`, but a missing key is an error.
     pub fn require(&mut self, key: &'static str, hint: &str, diags: &mut Diagnostics, at: Loc) -> Option<&'a Node> {
         let node = self.get(key);
+        #[cfg(test)]
+        self.decoded.required.push(key);
         if node.is_none() {
             diags.error_with_hint(at, format!("{} is missing `{key}`", self.what), hint.to_string());
         }
@@ -189,14 +220,16 @@ impl<'a> Fields<'a> {
     }
 
     pub fn finish(self, diags: &mut Diagnostics) {
+        #[cfg(test)]
+        DECODED.with(|decoded| decoded.borrow_mut().push(self.decoded.clone()));
         for ((name, _, loc), used) in self.entries.iter().zip(&self.used) {
             if *used {
                 continue;
             }
             let message = format!("unknown key `{name}` in {}", self.what);
-            match closest(name, &self.known) {
+            match closest(name, self.keys) {
                 Some(near) => diags.error_with_hint(*loc, message, format!("did you mean `{near}`?")),
-                None => diags.error_with_hint(*loc, message, format!("known keys here: {}", self.known.join(", "))),
+                None => diags.error_with_hint(*loc, message, format!("known keys here: {}", self.keys.join(", "))),
             }
         }
     }

@@ -35,7 +35,14 @@ impl GcpProvider {
     }
 
     /// One request; `op` names it in errors and in the call count.
-    async fn send(&self, op: &'static str, method: Method, path: &str, query: &[(&str, &str)], body: Option<&Value>) -> Result<Value, ProviderError> {
+    async fn send(
+        &self,
+        op: &'static str,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<Value, ProviderError> {
         self.count(op);
         let mut request = self.http.request(method, format!("{}{path}", self.base_url)).query(query);
         if let Some(bearer) = self.auth.bearer().await? {
@@ -190,14 +197,18 @@ mod tests {
 
     #[test]
     fn errors_map_to_what_the_engine_retries() {
-        let busy = envelope(400, "There is a peering operation in progress on the local or peer network. Try again later.", "badRequest", "");
+        let busy =
+            envelope(400, "There is a peering operation in progress on the local or peer network. Try again later.", "badRequest", "");
         assert!(matches!(classify("addPeering", StatusCode::BAD_REQUEST, &busy), ProviderError::Throttled(_)));
         let quota = envelope(403, "Rate Limit Exceeded", "rateLimitExceeded", "CONCURRENT_OPERATIONS_QUOTA_EXCEEDED");
         assert!(matches!(classify("addPeering", StatusCode::FORBIDDEN, &quota), ProviderError::Throttled(_)));
         let denied = envelope(403, "Required 'compute.firewalls.create' permission for 'projects/p/global/firewalls/f'", "forbidden", "");
         assert!(matches!(classify("firewalls.insert", StatusCode::FORBIDDEN, &denied), ProviderError::PermissionDenied(_)));
         assert!(matches!(classify("x", StatusCode::SERVICE_UNAVAILABLE, "<html>"), ProviderError::Unavailable(_)));
-        assert!(matches!(classify("x", StatusCode::CONFLICT, &envelope(409, "exists", "alreadyExists", "")), ProviderError::AlreadyExists(_)));
+        assert!(matches!(
+            classify("x", StatusCode::CONFLICT, &envelope(409, "exists", "alreadyExists", "")),
+            ProviderError::AlreadyExists(_)
+        ));
         let invalid = envelope(400, "Invalid value for field 'resource.name'", "invalid", "");
         let ProviderError::Other(text) = classify("firewalls.insert", StatusCode::BAD_REQUEST, &invalid) else { panic!() };
         assert_eq!(text, "firewalls.insert: Invalid value for field 'resource.name' (invalid)");

@@ -32,25 +32,19 @@ enum Kind {
 impl Credentials {
     /// A fixed bearer token, as `GOOGLE_OAUTH_ACCESS_TOKEN` gives it.
     pub fn static_token(token: impl Into<String>) -> Self {
-        Credentials {
-            kind: Kind::Static(Arc::from(token.into())),
-        }
+        Credentials { kind: Kind::Static(Arc::from(token.into())) }
     }
 
     /// Application Default Credentials (`GOOGLE_APPLICATION_CREDENTIALS`,
     /// gcloud's ADC file, the metadata server), looked up on the first call.
     pub fn application_default() -> Self {
-        Credentials {
-            kind: Kind::ApplicationDefault,
-        }
+        Credentials { kind: Kind::ApplicationDefault }
     }
 
     /// No `Authorization` header at all: only for emulators that need none
     /// (the real API and the simulator answer 401).
     pub fn anonymous() -> Self {
-        Credentials {
-            kind: Kind::Anonymous,
-        }
+        Credentials { kind: Kind::Anonymous }
     }
 
     /// `GOOGLE_OAUTH_ACCESS_TOKEN` when set and not empty, else Application
@@ -106,10 +100,7 @@ impl fmt::Debug for Auth {
 
 impl Auth {
     pub(crate) fn new(credentials: Credentials) -> Self {
-        Auth {
-            credentials,
-            adc: OnceCell::new(),
-        }
+        Auth { credentials, adc: OnceCell::new() }
     }
 
     /// The token for the next request; `None` for anonymous calls.
@@ -118,15 +109,8 @@ impl Auth {
             Kind::Static(token) => Ok(Some(Bearer(token.clone()))),
             Kind::Anonymous => Ok(None),
             Kind::ApplicationDefault => {
-                let source = self
-                    .adc
-                    .get_or_try_init(|| async { gcp_auth::provider().await })
-                    .await
-                    .map_err(|e| no_credentials(&e))?;
-                let token = source
-                    .token(&[COMPUTE_SCOPE])
-                    .await
-                    .map_err(|e| no_credentials(&e))?;
+                let source = self.adc.get_or_try_init(|| async { gcp_auth::provider().await }).await.map_err(|e| no_credentials(&e))?;
+                let token = source.token(&[COMPUTE_SCOPE]).await.map_err(|e| no_credentials(&e))?;
                 Ok(Some(Bearer(Arc::from(token.as_str()))))
             }
         }

@@ -16,7 +16,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 pub(crate) async fn execute(provider: &GcpProvider, action: &Action) -> Result<Outcome, ProviderError> {
     let key = serde_json::to_string(action).unwrap_or_default();
-    let id = provider.request_ids.lock().unwrap_or_else(|e| e.into_inner()).entry(key.clone()).or_insert_with(|| request_id(&provider.run_id, &key)).clone();
+    let id = provider
+        .request_ids
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(key.clone())
+        .or_insert_with(|| request_id(&provider.run_id, &key))
+        .clone();
     let result = run(provider, action, &id).await;
     // Only a retry may reuse the id: once the action is settled, the same
     // action later in this run is new work.
@@ -30,7 +36,8 @@ async fn run(provider: &GcpProvider, action: &Action, id: &str) -> Result<Outcom
     match action {
         Action::GcpAddPeering { network, peer, name, flags } => {
             let body = json!({ "networkPeering": peering_body(name, Some(peer), flags) });
-            let added = provider.mutate("networks.addPeering", Method::POST, &format!("{}/addPeering", path(network)), id, Some(&body)).await;
+            let added =
+                provider.mutate("networks.addPeering", Method::POST, &format!("{}/addPeering", path(network)), id, Some(&body)).await;
             match added {
                 Err(error) if !error.is_retryable() && entry_is(provider, network, name, peer, flags).await? => {}
                 other => other?,
@@ -38,7 +45,9 @@ async fn run(provider: &GcpProvider, action: &Action, id: &str) -> Result<Outcom
         }
         Action::GcpUpdatePeering { network, peer, name, flags } => {
             let body = json!({ "networkPeering": peering_body(name, None, flags) });
-            let updated = provider.mutate("networks.updatePeering", Method::PATCH, &format!("{}/updatePeering", path(network)), id, Some(&body)).await;
+            let updated = provider
+                .mutate("networks.updatePeering", Method::PATCH, &format!("{}/updatePeering", path(network)), id, Some(&body))
+                .await;
             match updated {
                 Err(error) if !error.is_retryable() && entry_is(provider, network, name, peer, flags).await? => {}
                 other => other?,
@@ -46,7 +55,8 @@ async fn run(provider: &GcpProvider, action: &Action, id: &str) -> Result<Outcom
         }
         Action::GcpRemovePeering { network, name, .. } => {
             let body = json!({ "name": name });
-            let removed = provider.mutate("networks.removePeering", Method::POST, &format!("{}/removePeering", path(network)), id, Some(&body)).await;
+            let removed =
+                provider.mutate("networks.removePeering", Method::POST, &format!("{}/removePeering", path(network)), id, Some(&body)).await;
             match removed {
                 Err(error) if !error.is_retryable() && entry(provider, network, name).await?.is_none() => {}
                 other => other?,
@@ -54,7 +64,9 @@ async fn run(provider: &GcpProvider, action: &Action, id: &str) -> Result<Outcom
         }
         Action::GcpInsertFirewall { firewall: spec } => {
             let project = &spec.network.project;
-            let inserted = provider.mutate("firewalls.insert", Method::POST, &format!("projects/{project}/global/firewalls"), id, Some(&firewall_body(spec))).await;
+            let inserted = provider
+                .mutate("firewalls.insert", Method::POST, &format!("projects/{project}/global/firewalls"), id, Some(&firewall_body(spec)))
+                .await;
             match inserted {
                 Err(ProviderError::AlreadyExists(text)) => {
                     let current = provider.get("firewalls.get", &format!("projects/{project}/global/firewalls/{}", spec.name)).await?;
@@ -133,7 +145,13 @@ async fn entry(provider: &GcpProvider, network: &GcpNetwork, name: &str) -> Resu
 }
 
 /// Whether `network` already holds the entry exactly as wanted.
-async fn entry_is(provider: &GcpProvider, network: &GcpNetwork, name: &str, peer: &GcpNetwork, flags: &GcpRouteFlags) -> Result<bool, ProviderError> {
+async fn entry_is(
+    provider: &GcpProvider,
+    network: &GcpNetwork,
+    name: &str,
+    peer: &GcpNetwork,
+    flags: &GcpRouteFlags,
+) -> Result<bool, ProviderError> {
     Ok(entry(provider, network, name).await?.is_some_and(|e| {
         network_ref(e.get("network").and_then(Value::as_str).unwrap_or_default()).as_ref() == Some(peer) && route_flags(&e) == *flags
     }))

@@ -55,7 +55,15 @@ impl GcpProvider {
             .unwrap_or_default();
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default();
         let run_id = format!("{nanos}-{}", std::process::id());
-        GcpProvider { http, base_url, auth: auth::Auth::new(credentials), run_id, calls: Mutex::default(), request_ids: Mutex::default(), page_size: 500 }
+        GcpProvider {
+            http,
+            base_url,
+            auth: auth::Auth::new(credentials),
+            run_id,
+            calls: Mutex::default(),
+            request_ids: Mutex::default(),
+            page_size: 500,
+        }
     }
 
     /// The endpoint and credentials of the environment: `ENDPOINT_ENV`,

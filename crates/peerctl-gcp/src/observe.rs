@@ -43,7 +43,11 @@ async fn observe_project(provider: &GcpProvider, project: &str) -> Result<GcpPro
         networks: networks.iter().map(network).collect::<Result<_, _>>()?,
         subnetworks: subnetworks.iter().map(subnetwork).collect::<Result<_, _>>()?,
         // The filter only saves bandwidth: check the prefix here too.
-        firewalls: firewalls.iter().map(firewall).filter(|f| f.as_ref().map_or(true, |f| f.name.starts_with(FIREWALL_PREFIX))).collect::<Result<_, _>>()?,
+        firewalls: firewalls
+            .iter()
+            .map(firewall)
+            .filter(|f| f.as_ref().map_or(true, |f| f.name.starts_with(FIREWALL_PREFIX)))
+            .collect::<Result<_, _>>()?,
     })
 }
 
@@ -116,7 +120,8 @@ pub(crate) fn firewall(item: &Value) -> Result<GcpFirewall, ProviderError> {
         allowed.extend(rules(entry));
     }
     let sources = item.get("sourceRanges").and_then(Value::as_array).into_iter().flatten();
-    let source_ranges = sources.map(|s| s.as_str().and_then(|s| s.parse().ok()).ok_or_else(|| unreadable("source range", s))).collect::<Result<_, _>>()?;
+    let source_ranges =
+        sources.map(|s| s.as_str().and_then(|s| s.parse().ok()).ok_or_else(|| unreadable("source range", s))).collect::<Result<_, _>>()?;
     Ok(GcpFirewall {
         name: text(item, "name").to_string(),
         network: network_ref(text(item, "network")).ok_or_else(|| unreadable("firewall", item))?,

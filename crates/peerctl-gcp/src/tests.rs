@@ -101,7 +101,8 @@ async fn converges_a_cross_project_peering_and_its_firewalls() {
     assert_eq!(kinds, ["add", "add", "insert-firewall", "insert-firewall"]);
 
     let state = world.observe(&spec).await;
-    let (byoc, svc) = (state.gcp_network(&net("byoc-project", "byoc-net")).unwrap(), state.gcp_network(&net("services-project", "svc-net")).unwrap());
+    let (byoc, svc) =
+        (state.gcp_network(&net("byoc-project", "byoc-net")).unwrap(), state.gcp_network(&net("services-project", "svc-net")).unwrap());
     assert_eq!(byoc.peerings.len(), 1);
     let (a, b) = (&byoc.peerings[0], &svc.peerings[0]);
     assert_eq!((a.name.as_str(), a.state.as_str(), &a.peer), ("team--link", "ACTIVE", &net("services-project", "svc-net")));
@@ -112,10 +113,16 @@ async fn converges_a_cross_project_peering_and_its_firewalls() {
     let firewall = &state.gcp_project("byoc-project").unwrap().firewalls[0];
     assert_eq!(firewall.name, "peerctl-team--link-a");
     assert_eq!(firewall.source_ranges, ["10.20.0.0/20".parse().unwrap(), "10.21.0.0/24".parse().unwrap()]);
-    let rules = [Rule { protocol: Protocol::Tcp, ports: Ports::Range { from: 443, to: 443 } }, Rule { protocol: Protocol::Icmp, ports: Ports::All }];
+    let rules = [
+        Rule { protocol: Protocol::Tcp, ports: Ports::Range { from: 443, to: 443 } },
+        Rule { protocol: Protocol::Icmp, ports: Ports::All },
+    ];
     assert_eq!(firewall.allowed, rules);
     let firewall = &state.gcp_project("services-project").unwrap().firewalls[0];
-    assert_eq!((firewall.name.as_str(), firewall.source_ranges.as_slice()), ("peerctl-team--link-b", &["10.10.0.0/20".parse().unwrap()][..]));
+    assert_eq!(
+        (firewall.name.as_str(), firewall.source_ranges.as_slice()),
+        ("peerctl-team--link-b", &["10.10.0.0/20".parse().unwrap()][..])
+    );
 }
 
 #[tokio::test]
@@ -179,7 +186,11 @@ async fn one_side_removed_by_hand_is_restored() {
     let world = pair_world().await;
     let spec = spec(PAIR);
     world.converge(&spec).await;
-    let remove = Action::GcpRemovePeering { network: net("services-project", "svc-net"), peer: net("byoc-project", "byoc-net"), name: "team--link".into() };
+    let remove = Action::GcpRemovePeering {
+        network: net("services-project", "svc-net"),
+        peer: net("byoc-project", "byoc-net"),
+        name: "team--link".into(),
+    };
     world.provider.execute(&remove).await.unwrap();
     let state = world.observe(&spec).await;
     assert_eq!(state.gcp_network(&net("byoc-project", "byoc-net")).unwrap().peerings[0].state, "INACTIVE");
@@ -195,7 +206,12 @@ async fn a_failed_operation_is_a_failed_step() {
     let world = World::start().await;
     world.network("test-project", "left", &["10.0.0.0/16"]).await;
     world.network("test-project", "right", &["10.0.128.0/20"]).await;
-    let add = Action::GcpAddPeering { network: net("test-project", "left"), peer: net("test-project", "right"), name: "x".into(), flags: GcpRouteFlags::default() };
+    let add = Action::GcpAddPeering {
+        network: net("test-project", "left"),
+        peer: net("test-project", "right"),
+        name: "x".into(),
+        flags: GcpRouteFlags::default(),
+    };
     let error = world.provider.execute(&add).await.unwrap_err();
     let ProviderError::Other(text) = &error else { panic!("{error:?}") };
     assert!(text.contains("networks.addPeering: operation failed") && text.contains("overlaps"), "{text}");
@@ -223,7 +239,11 @@ async fn inserting_a_rule_that_is_already_there_succeeds_only_if_it_is_the_same(
 #[tokio::test]
 async fn removing_what_is_already_gone_succeeds() {
     let world = pair_world().await;
-    let remove = Action::GcpRemovePeering { network: net("byoc-project", "byoc-net"), peer: net("services-project", "svc-net"), name: "team--gone".into() };
+    let remove = Action::GcpRemovePeering {
+        network: net("byoc-project", "byoc-net"),
+        peer: net("services-project", "svc-net"),
+        name: "team--gone".into(),
+    };
     world.provider.execute(&remove).await.unwrap();
     world.provider.execute(&Action::GcpDeleteFirewall { project: "byoc-project".into(), name: "peerctl-gone".into() }).await.unwrap();
 }

@@ -1,11 +1,12 @@
-//! The commands: validate, plan, apply.
+//! The commands: validate, plan, drift, apply.
 
-use crate::Exit;
 use crate::output::Output;
+use crate::{Exit, Format};
 use peerctl_aws::AwsProvider;
 use peerctl_core::plan::Plan;
+use peerctl_core::planner::Options;
 use peerctl_core::spec::{CloudPeering, Spec};
-use peerctl_core::{Diagnostics, render};
+use peerctl_core::{Diagnostics, drift, render};
 use peerctl_engine::{ApplyOptions, Event, Provider, Providers};
 use peerctl_gcp::GcpProvider;
 use std::collections::BTreeMap;
@@ -103,7 +104,7 @@ pub fn validate(path: &Path, out: &Output) -> Exit {
 }
 
 /// Observes and plans; `None` (after reporting) when either fails.
-async fn observe_and_plan(spec: &Spec, clouds: &Clouds, out: &Output) -> Option<Plan> {
+async fn observe_and_plan(spec: &Spec, clouds: &Clouds, options: &Options, out: &Output) -> Option<Plan> {
     let state = match clouds.providers.observe(spec).await {
         Ok(state) => state,
         Err(error) => {
@@ -111,7 +112,7 @@ async fn observe_and_plan(spec: &Spec, clouds: &Clouds, out: &Output) -> Option<
             return None;
         }
     };
-    match peerctl_core::planner::plan(spec, &state) {
+    match peerctl_core::planner::plan_with(spec, &state, options) {
         Ok(plan) => Some(plan),
         Err(diags) => {
             report(&diags, out);
@@ -120,18 +121,18 @@ async fn observe_and_plan(spec: &Spec, clouds: &Clouds, out: &Output) -> Option<
     }
 }
 
-pub async fn plan(path: &Path, json: bool, detailed_exitcode: bool, out: &Output) -> Exit {
+pub async fn plan(path: &Path, options: &Options, format: Format, detailed_exitcode: bool, out: &Output) -> Exit {
     let Some(spec) = load(path, out) else {
         return Exit::Error;
     };
     let clouds = Clouds::for_spec(&spec);
-    let plan = observe_and_plan(&spec, &clouds, out).await;
+    let plan = observe_and_plan(&spec, &clouds, options, out).await;
     clouds.report_calls(out);
     let Some(plan) = plan else { return Exit::Error };
-    if json {
-        println!("{}", render::json(&plan));
-    } else {
-        print!("{}", render::text(&plan, out.stdout_style));
+    match format {
+        Format::Text => print!("{}", render::text(&plan, out.stdout_style)),
+        Format::Json => println!("{}", render::json(&plan)),
+        Format::Markdown => print!("{}", render::markdown(&plan)),
     }
     if !plan.conflicts.is_empty() {
         return Exit::Error;
@@ -139,18 +140,58 @@ pub async fn plan(path: &Path, json: bool, detailed_exitcode: bool, out: &Output
     if detailed_exitcode && !plan.is_empty() { Exit::Changes } else { Exit::Ok }
 }
 
-pub async fn apply(path: &Path, auto_approve: bool, parallelism: usize, out: &Output) -> Exit {
+pub async fn drift(path: &Path, options: &Options, json: bool, metrics_file: Option<&Path>, out: &Output) -> Exit {
+    let spec = load(path, out);
+    let plan = match &spec {
+        Some(spec) => {
+            let clouds = Clouds::for_spec(spec);
+            let plan = observe_and_plan(spec, &clouds, options, out).await;
+            clouds.report_calls(out);
+            plan
+        }
+        None => None,
+    };
+    let report = plan.as_ref().map(drift::report);
+    if let Some(file) = metrics_file {
+        let owner = spec.as_ref().map_or("", |s| s.owner.as_str());
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or_default();
+        if let Err(error) = write_atomically(file, &drift::metrics(owner, report.as_ref(), now)) {
+            out.error(&format!("cannot write the metrics file {}: {error}", file.display()), None);
+            return Exit::Error;
+        }
+    }
+    let Some(report) = report else { return Exit::Error };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+    } else {
+        print!("{}", drift::text(&report));
+    }
+    if report.in_sync { Exit::Ok } else { Exit::Changes }
+}
+
+/// Writes `text` beside `path` and renames it into place, so a reader (the
+/// textfile collector) never sees half a file.
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let partial = path.with_file_name(format!(".{name}.{}.partial", std::process::id()));
+    std::fs::write(&partial, text)?;
+    std::fs::rename(&partial, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&partial);
+    })
+}
+
+pub async fn apply(path: &Path, options: &Options, auto_approve: bool, parallelism: usize, out: &Output) -> Exit {
     let Some(spec) = load(path, out) else {
         return Exit::Error;
     };
     let clouds = Clouds::for_spec(&spec);
-    let exit = apply_spec(&spec, &clouds, auto_approve, parallelism, out).await;
+    let exit = apply_spec(&spec, &clouds, options, auto_approve, parallelism, out).await;
     clouds.report_calls(out);
     exit
 }
 
-async fn apply_spec(spec: &Spec, clouds: &Clouds, auto_approve: bool, parallelism: usize, out: &Output) -> Exit {
-    let Some(plan) = observe_and_plan(spec, clouds, out).await else {
+async fn apply_spec(spec: &Spec, clouds: &Clouds, options: &Options, auto_approve: bool, parallelism: usize, out: &Output) -> Exit {
+    let Some(plan) = observe_and_plan(spec, clouds, options, out).await else {
         return Exit::Error;
     };
     print!("{}", render::text(&plan, out.stdout_style));
@@ -176,7 +217,7 @@ async fn apply_spec(spec: &Spec, clouds: &Clouds, auto_approve: bool, parallelis
             return Exit::Error;
         }
     }
-    verify(spec, clouds, &plan, out).await
+    verify(spec, clouds, options, &plan, out).await
 }
 
 fn confirmed(auto_approve: bool, out: &Output) -> bool {
@@ -222,13 +263,13 @@ fn progress(plan: &Plan, total: usize, event: &Event, out: &Output) {
 /// Re-reads live state and re-plans: apply succeeded only if nothing is left
 /// to do and every peering is active. A few re-reads allow for EC2's eventual
 /// consistency; a difference that persists is a failure.
-async fn verify(spec: &Spec, clouds: &Clouds, applied: &Plan, out: &Output) -> Exit {
+async fn verify(spec: &Spec, clouds: &Clouds, options: &Options, applied: &Plan, out: &Output) -> Exit {
     let mut problems = Vec::new();
     for attempt in 0..5 {
         if attempt > 0 {
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
-        let Some(plan) = observe_and_plan(spec, clouds, out).await else {
+        let Some(plan) = observe_and_plan(spec, clouds, options, out).await else {
             return Exit::Error;
         };
         problems = differences(&plan);

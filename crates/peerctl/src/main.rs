@@ -4,7 +4,8 @@
 mod commands;
 mod output;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use peerctl_core::planner::Options;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -29,15 +30,31 @@ enum Command {
     /// Read live state and show what would change to make it match the spec.
     Plan {
         spec: PathBuf,
+        #[command(flatten)]
+        select: Select,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
         /// Exit 2 when there are changes, 0 when there are none, 1 on error.
         #[arg(long)]
         detailed_exitcode: bool,
     },
+    /// Read-only check for changes made outside peerctl: exit 0 in sync, 2 drift, 1 error.
+    Drift {
+        spec: PathBuf,
+        /// Only check these peerings (repeatable).
+        #[arg(long = "target", value_name = "PEERING")]
+        targets: Vec<String>,
+        #[arg(long, value_enum, default_value_t = DriftFormat::Text)]
+        format: DriftFormat,
+        /// Also write Prometheus gauges here (for node_exporter's textfile collector).
+        #[arg(long, value_name = "FILE")]
+        metrics_file: Option<PathBuf>,
+    },
     /// Plan, confirm, apply, then verify that live state matches the spec.
     Apply {
         spec: PathBuf,
+        #[command(flatten)]
+        select: Select,
         /// Apply without asking (required when stdin is not a terminal).
         #[arg(long)]
         auto_approve: bool,
@@ -47,8 +64,35 @@ enum Command {
     },
 }
 
+/// Which peerings a plan covers.
+#[derive(Args, Debug)]
+struct Select {
+    /// Also delete peerings that carry the spec's owner but are no longer in it (routes and rules first).
+    #[arg(long)]
+    prune: bool,
+    /// Only these peerings (repeatable): of the spec, or, with --prune, owned ones to delete.
+    #[arg(long = "target", value_name = "PEERING")]
+    targets: Vec<String>,
+}
+
+impl Select {
+    fn options(self) -> Options {
+        Options { prune: self.prune, targets: self.targets }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum Format {
+pub enum Format {
+    /// For terminals (coloured unless NO_COLOR or not a terminal).
+    Text,
+    /// For machines; the saved-plan format (docs/plan-format.md).
+    Json,
+    /// For a pull-request comment.
+    Markdown,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum DriftFormat {
     Text,
     Json,
 }
@@ -60,7 +104,7 @@ pub enum Exit {
     Ok = 0,
     /// Any error: usage, spec, cloud, conflict, failed verification.
     Error = 1,
-    /// Changes present (`plan --detailed-exitcode`).
+    /// Changes present (`plan --detailed-exitcode`), or drift (`drift`).
     Changes = 2,
 }
 
@@ -88,7 +132,15 @@ fn main() -> ExitCode {
 async fn run(cli: Cli, out: &output::Output) -> Exit {
     match cli.command {
         Command::Validate { spec } => commands::validate(&spec, out),
-        Command::Plan { spec, format, detailed_exitcode } => commands::plan(&spec, format == Format::Json, detailed_exitcode, out).await,
-        Command::Apply { spec, auto_approve, parallelism } => commands::apply(&spec, auto_approve, usize::from(parallelism), out).await,
+        Command::Plan { spec, select, format, detailed_exitcode } => {
+            commands::plan(&spec, &select.options(), format, detailed_exitcode, out).await
+        }
+        Command::Drift { spec, targets, format, metrics_file } => {
+            let options = Options { prune: false, targets };
+            commands::drift(&spec, &options, format == DriftFormat::Json, metrics_file.as_deref(), out).await
+        }
+        Command::Apply { spec, select, auto_approve, parallelism } => {
+            commands::apply(&spec, &select.options(), auto_approve, usize::from(parallelism), out).await
+        }
     }
 }

@@ -20,9 +20,7 @@ async fn admin(sim: &Sim, path: &str, body: Option<Value>) -> Value {
 async fn attempts(sim: &Sim, n: usize) -> Vec<u16> {
     let mut statuses = Vec::new();
     for _ in 0..n {
-        let (status, _) = sim
-            .post(&sim.p("global/networks"), json!({"name": "Bad"}))
-            .await;
+        let (status, _) = sim.post(&sim.p("global/networks"), json!({"name": "Bad"})).await;
         statuses.push(status);
     }
     statuses
@@ -31,12 +29,7 @@ async fn attempts(sim: &Sim, n: usize) -> Vec<u16> {
 #[tokio::test]
 async fn faults_are_injected_at_the_configured_rate_and_reproducibly() {
     let sim = Sim::start(fast()).await;
-    let view = admin(
-        &sim,
-        "/_sim/config",
-        Some(json!({"fail_rate": 0.5, "seed": 7})),
-    )
-    .await;
+    let view = admin(&sim, "/_sim/config", Some(json!({"fail_rate": 0.5, "seed": 7}))).await;
     assert_eq!(view["fail_rate"], 0.5);
     let first = attempts(&sim, 200).await;
     let faults = first.iter().filter(|s| **s != 400).count();
@@ -59,68 +52,32 @@ async fn faults_are_injected_at_the_configured_rate_and_reproducibly() {
 #[tokio::test]
 async fn the_concurrent_operations_fault_carries_google_error_info() {
     let sim = Sim::start(fast()).await;
-    admin(
-        &sim,
-        "/_sim/config",
-        Some(json!({"fail_rate": 1.0, "fail_kinds": ["concurrent_operations_403"]})),
-    )
-    .await;
-    let (status, err) = sim
-        .post(&sim.p("global/networks"), json!({"name": "n"}))
-        .await;
+    admin(&sim, "/_sim/config", Some(json!({"fail_rate": 1.0, "fail_kinds": ["concurrent_operations_403"]}))).await;
+    let (status, err) = sim.post(&sim.p("global/networks"), json!({"name": "n"})).await;
     assert_eq!(status, 403);
     assert_eq!(err["error"]["message"], "Rate Limit Exceeded");
     assert_eq!(err["error"]["errors"][0]["reason"], "rateLimitExceeded");
     // The exact shape seen in real output (tests/data/error-examples.json).
-    let examples: Value =
-        serde_json::from_str(include_str!("../data/error-examples.json")).unwrap();
-    let observed = examples["observed"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|o| o["http"] == 403 && o["details"].is_array());
+    let examples: Value = serde_json::from_str(include_str!("../data/error-examples.json")).unwrap();
+    let observed = examples["observed"].as_array().unwrap().iter().find(|o| o["http"] == 403 && o["details"].is_array());
     let observed = observed.unwrap();
     assert_eq!(err["error"]["message"], observed["message"]);
     assert_eq!(err["error"]["details"][0], observed["details"][0]);
-    admin(
-        &sim,
-        "/_sim/config",
-        Some(json!({"fail_kinds": ["rate_limit_429"], "fail_reads": true})),
-    )
-    .await;
+    admin(&sim, "/_sim/config", Some(json!({"fail_kinds": ["rate_limit_429"], "fail_reads": true}))).await;
     let (status, err) = sim.get(&sim.p("global/networks")).await;
-    assert_eq!(
-        (status, &err["error"]["errors"][0]["reason"]),
-        (429, &json!("rateLimitExceeded"))
-    );
+    assert_eq!((status, &err["error"]["errors"][0]["reason"]), (429, &json!("rateLimitExceeded")));
 }
 
 #[tokio::test]
 async fn knobs_change_at_runtime() {
     let sim = Sim::start(fast()).await;
-    let view = admin(
-        &sim,
-        "/_sim/config",
-        Some(json!({"operation_latency_ms": 0, "peering_limit": 3})),
-    )
-    .await;
+    let view = admin(&sim, "/_sim/config", Some(json!({"operation_latency_ms": 0, "peering_limit": 3}))).await;
     assert_eq!(view["operation_latency_ms"], 0);
     assert_eq!(view["peering_limit"], 3);
-    let (_, op) = sim
-        .post(
-            &sim.p("global/networks"),
-            json!({"name": "n", "autoCreateSubnetworks": false}),
-        )
-        .await;
+    let (_, op) = sim.post(&sim.p("global/networks"), json!({"name": "n", "autoCreateSubnetworks": false})).await;
     assert_eq!(op["status"], "DONE", "{op}");
     let url = format!("{}/_sim/config", sim.running.endpoint());
-    let resp = sim
-        .http
-        .post(url)
-        .json(&json!({"fail_rate": 2.0}))
-        .send()
-        .await
-        .unwrap();
+    let resp = sim.http.post(url).json(&json!({"fail_rate": 2.0})).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 400);
     admin(&sim, "/_sim/reset", Some(json!({}))).await;
     assert_eq!(sim.get(&sim.p("global/networks/n")).await.0, 404);

@@ -5,15 +5,7 @@ use serde_json::Value;
 use crate::support::{Sim, assert_error, fast};
 
 fn names(list: &Value) -> Vec<String> {
-    list["items"]
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .map(|i| i["name"].as_str().unwrap().to_string())
-                .collect()
-        })
-        .unwrap_or_default()
+    list["items"].as_array().map(|items| items.iter().map(|i| i["name"].as_str().unwrap().to_string()).collect()).unwrap_or_default()
 }
 
 #[tokio::test]
@@ -26,9 +18,7 @@ async fn lists_page_with_max_results_and_page_tokens() {
     let mut token = String::new();
     let mut pages = 0;
     loop {
-        let (status, list) = sim
-            .get(&sim.p(&format!("global/networks?maxResults=2&pageToken={token}")))
-            .await;
+        let (status, list) = sim.get(&sim.p(&format!("global/networks?maxResults=2&pageToken={token}"))).await;
         assert_eq!(status, 200, "{list}");
         assert_eq!(list["kind"], "compute#networkList");
         seen.extend(names(&list));
@@ -73,9 +63,7 @@ async fn lists_filter_by_name() {
         assert_eq!(status, 200, "{filter}: {list}");
         assert_eq!(names(&list), want, "{filter}");
     }
-    let (status, err) = sim
-        .get(&sim.p(&format!("global/networks?filter={}", urlencode("name < b"))))
-        .await;
+    let (status, err) = sim.get(&sim.p(&format!("global/networks?filter={}", urlencode("name < b")))).await;
     assert_error(status, &err, 400, "invalid");
 }
 
@@ -92,15 +80,11 @@ fn urlencode(s: &str) -> String {
 async fn aggregated_list_keys_items_by_region_with_warnings_for_empty_ones() {
     let sim = Sim::start(fast()).await;
     sim.network("net-a").await;
-    sim.subnet("europe-west1", "sub", "net-a", "10.0.0.0/24")
-        .await;
+    sim.subnet("europe-west1", "sub", "net-a", "10.0.0.0/24").await;
     let (status, list) = sim.get(&sim.p("aggregated/subnetworks")).await;
     assert_eq!(status, 200);
     assert_eq!(list["kind"], "compute#subnetworkAggregatedList");
-    assert_eq!(
-        list["items"]["regions/europe-west1"]["subnetworks"][0]["name"],
-        "sub"
-    );
+    assert_eq!(list["items"]["regions/europe-west1"]["subnetworks"][0]["name"], "sub");
     let empty = &list["items"]["regions/us-central1"];
     assert_eq!(empty["warning"]["code"], "NO_RESULTS_ON_PAGE", "{empty}");
     assert_eq!(empty["warning"]["data"][0]["value"], "regions/us-central1");
@@ -110,20 +94,9 @@ async fn aggregated_list_keys_items_by_region_with_warnings_for_empty_ones() {
 async fn routes_list_shows_default_and_subnet_routes() {
     let sim = Sim::start(fast()).await;
     sim.network("net-a").await;
-    sim.subnet("us-central1", "sub", "net-a", "10.0.0.0/24")
-        .await;
+    sim.subnet("us-central1", "sub", "net-a", "10.0.0.0/24").await;
     let (_, list) = sim.get(&sim.p("global/routes")).await;
     let items = list["items"].as_array().unwrap();
-    assert!(
-        items
-            .iter()
-            .any(|r| r["destRange"] == "0.0.0.0/0" && r["nextHopGateway"].is_string()),
-        "{list}"
-    );
-    assert!(
-        items
-            .iter()
-            .any(|r| r["destRange"] == "10.0.0.0/24" && r["nextHopNetwork"].is_string()),
-        "{list}"
-    );
+    assert!(items.iter().any(|r| r["destRange"] == "0.0.0.0/0" && r["nextHopGateway"].is_string()), "{list}");
+    assert!(items.iter().any(|r| r["destRange"] == "10.0.0.0/24" && r["nextHopNetwork"].is_string()), "{list}");
 }

@@ -15,27 +15,18 @@ pub struct Sim {
 
 /// Fast operations unless a test needs to observe them running.
 pub fn fast() -> Config {
-    Config {
-        operation_latency: Duration::from_millis(20),
-        ..Config::default()
-    }
+    Config { operation_latency: Duration::from_millis(20), ..Config::default() }
 }
 
 pub fn slow() -> Config {
-    Config {
-        operation_latency: Duration::from_millis(600),
-        ..Config::default()
-    }
+    Config { operation_latency: Duration::from_millis(600), ..Config::default() }
 }
 
 impl Sim {
     pub async fn start(config: Config) -> Sim {
         let addr = "127.0.0.1:0".parse().unwrap();
         let running = gcp_compute_sim::start(config, addr).await.unwrap();
-        Sim {
-            running,
-            http: reqwest::Client::new(),
-        }
+        Sim { running, http: reqwest::Client::new() }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -48,20 +39,14 @@ impl Sim {
     }
 
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self
-            .http
-            .request(method, self.url(path))
-            .bearer_auth("test-token");
+        let mut req = self.http.request(method, self.url(path)).bearer_auth("test-token");
         if let Some(body) = body {
             req = req.json(&body);
         }
         let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
@@ -99,18 +84,12 @@ impl Sim {
 
     pub async fn network(&self, name: &str) {
         let body = json!({"name": name, "autoCreateSubnetworks": false});
-        self.run(Method::POST, &self.p("global/networks"), Some(body))
-            .await;
+        self.run(Method::POST, &self.p("global/networks"), Some(body)).await;
     }
 
     pub async fn subnet(&self, region: &str, name: &str, network: &str, cidr: &str) {
         let body = json!({"name": name, "network": format!("global/networks/{network}"), "ipCidrRange": cidr});
-        self.run(
-            Method::POST,
-            &self.p(&format!("regions/{region}/subnetworks")),
-            Some(body),
-        )
-        .await;
+        self.run(Method::POST, &self.p(&format!("regions/{region}/subnetworks")), Some(body)).await;
     }
 
     /// Starts an addPeering and returns its HTTP answer.
@@ -120,11 +99,7 @@ impl Sim {
             "network": format!("projects/{PROJECT}/global/networks/{peer}"),
             "exchangeSubnetRoutes": true,
         }});
-        self.post(
-            &self.p(&format!("global/networks/{network}/addPeering")),
-            body,
-        )
-        .await
+        self.post(&self.p(&format!("global/networks/{network}/addPeering")), body).await
     }
 
     pub async fn peer(&self, network: &str, peer: &str, name: &str) -> Value {
@@ -134,18 +109,12 @@ impl Sim {
     }
 
     pub async fn remove_peering(&self, network: &str, name: &str) -> (u16, Value) {
-        self.post(
-            &self.p(&format!("global/networks/{network}/removePeering")),
-            json!({"name": name}),
-        )
-        .await
+        self.post(&self.p(&format!("global/networks/{network}/removePeering")), json!({"name": name})).await
     }
 
     /// The peering entries of a network.
     pub async fn peerings(&self, network: &str) -> Vec<Value> {
-        let (status, net) = self
-            .get(&self.p(&format!("global/networks/{network}")))
-            .await;
+        let (status, net) = self.get(&self.p(&format!("global/networks/{network}"))).await;
         assert_eq!(status, 200, "{net}");
         net["peerings"].as_array().cloned().unwrap_or_default()
     }
@@ -156,9 +125,6 @@ pub fn assert_error(status: u16, body: &Value, code: u16, reason: &str) -> Strin
     assert_eq!(status, code, "{body}");
     assert_eq!(body["error"]["code"], code, "{body}");
     assert_eq!(body["error"]["errors"][0]["reason"], reason, "{body}");
-    assert_eq!(
-        body["error"]["errors"][0]["message"], body["error"]["message"],
-        "{body}"
-    );
+    assert_eq!(body["error"]["errors"][0]["message"], body["error"]["message"], "{body}");
     body["error"]["message"].as_str().unwrap().to_string()
 }

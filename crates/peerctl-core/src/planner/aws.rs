@@ -29,10 +29,10 @@ pub(crate) fn plan_present(b: &mut Builder, peering: &Peering, aws: &AwsPeering)
         return;
     }
     let connections = connections_between(b, &req.vpc.id, &acc.vpc.id);
-    let owned_ids: BTreeSet<String> = connections.iter().filter(|c| is_ours(b, peering, c)).map(|c| c.id.clone()).collect();
+    let owned_ids: BTreeSet<String> = connections.iter().filter(|c| is_ours(b, &peering.name, c)).map(|c| c.id.clone()).collect();
     let live: Vec<&Connection> = connections.iter().filter(|c| !c.status.is_terminal()).copied().collect();
-    if let Some(foreign) = live.iter().find(|c| !is_ours(b, peering, c) || c.requester.vpc_id != req.vpc.id) {
-        let whose = if is_ours(b, peering, foreign) {
+    if let Some(foreign) = live.iter().find(|c| !is_ours(b, &peering.name, c) || c.requester.vpc_id != req.vpc.id) {
+        let whose = if is_ours(b, &peering.name, foreign) {
             format!("belongs to this peering but was requested by {}; delete it or swap requester and accepter", foreign.requester.vpc_id)
         } else {
             describe_owner(&foreign.tags)
@@ -61,7 +61,7 @@ pub(crate) fn plan_present(b: &mut Builder, peering: &Peering, aws: &AwsPeering)
     plan_rules(b, peering, &req, &acc_cidrs, aws);
     plan_rules(b, peering, &acc, &req_cidrs, aws);
     let handled = Handled { keep: current.map(|c| c.id.as_str()), route_targets: &owned_ids, vpcs: [&req.vpc.id, &acc.vpc.id] };
-    remove_owned(b, peering, &handled, "a connection of this peering that the spec no longer describes");
+    remove_owned(b, &peering.name, &handled, "a connection of this peering that the spec no longer describes");
     b.peerings.push(status(peering, current));
 }
 
@@ -260,12 +260,28 @@ fn plan_rules(b: &mut Builder, peering: &Peering, this: &ResolvedSide, peer_cidr
 /// The plan of a peering marked `absent: true`: our routes and rules first,
 /// then the connection, so no route is left pointing at nothing.
 pub(crate) fn plan_absent(b: &mut Builder, peering: &Peering, _aws: &AwsPeering) {
+    remove_all(b, &peering.name, "the peering is absent");
+}
+
+/// With `--prune`: removes a peering that carries this owner but that the spec no longer names.
+pub(crate) fn prune(b: &mut Builder, peering: &str) {
+    let reason = format!("owned by `{}` but no longer in the spec (--prune)", b.spec.owner);
+    remove_all(b, peering, &reason);
+}
+
+fn remove_all(b: &mut Builder, peering: &str, reason: &str) {
     let nothing = BTreeSet::new();
-    remove_owned(b, peering, &Handled { keep: None, route_targets: &nothing, vpcs: ["", ""] }, "the peering is absent");
+    remove_owned(b, peering, &Handled { keep: None, route_targets: &nothing, vpcs: ["", ""] }, reason);
     let state = b.state;
     let owned = unique_connections(state.aws.iter().flat_map(|r| &r.connections));
     let live = owned.into_iter().find(|c| is_ours(b, peering, c) && !c.status.is_terminal());
-    b.peerings.push(status(peering, live));
+    b.peerings.push(PeeringStatus {
+        name: peering.to_string(),
+        cloud: "aws".to_string(),
+        absent: true,
+        connection: live.map(|c| c.id.clone()),
+        status: live.map(|c| c.status.as_str().to_string()),
+    });
 }
 
 /// What `plan_present` already took care of, so `remove_owned` leaves it alone.
@@ -282,10 +298,10 @@ struct Handled<'a> {
 /// when the peering is absent, a duplicate, or one left from when the spec
 /// named other VPCs): routes through them and our rules first, then the
 /// connections, so no route is left pointing at nothing.
-fn remove_owned(b: &mut Builder, peering: &Peering, handled: &Handled, reason: &str) {
-    let (name, owner, state) = (&peering.name, b.spec.owner.clone(), b.state);
+fn remove_owned(b: &mut Builder, name: &str, handled: &Handled, reason: &str) {
+    let (owner, state) = (b.spec.owner.clone(), b.state);
     let owned: Vec<&Connection> =
-        unique_connections(state.aws.iter().flat_map(|r| &r.connections)).into_iter().filter(|c| is_ours(b, peering, c)).collect();
+        unique_connections(state.aws.iter().flat_map(|r| &r.connections)).into_iter().filter(|c| is_ours(b, name, c)).collect();
     let stale: BTreeSet<&str> = owned.iter().map(|c| c.id.as_str()).filter(|id| Some(*id) != handled.keep).collect();
     let mut cleanup = Vec::new();
     for region in &state.aws {
@@ -319,9 +335,9 @@ fn remove_owned(b: &mut Builder, peering: &Peering, handled: &Handled, reason: &
             cleanup.push(b.step(name, action, reason, vec![]));
         }
     }
-    let earlier: Vec<usize> = (0..b.steps.len()).filter(|i| b.steps[*i].peering == *name).collect();
+    let earlier: Vec<usize> = (0..b.steps.len()).filter(|i| b.steps[*i].peering == name).collect();
     for connection in owned.iter().filter(|c| stale.contains(c.id.as_str()) && !c.status.is_terminal()) {
-        let Some(region) = state.aws.iter().find(|r| r.connections.iter().any(|c| c.id == connection.id && is_ours(b, peering, c))) else {
+        let Some(region) = state.aws.iter().find(|r| r.connections.iter().any(|c| c.id == connection.id && is_ours(b, name, c))) else {
             continue;
         };
         let action = Action::AwsDeleteConnection { scope: region.scope.clone(), connection: connection.id.clone() };
@@ -368,8 +384,8 @@ fn unique_connections<'a>(connections: impl Iterator<Item = &'a Connection>) -> 
     unique
 }
 
-fn is_ours(b: &Builder, peering: &Peering, connection: &Connection) -> bool {
-    Ownership::of(&connection.tags).is(&b.spec.owner, &peering.name)
+fn is_ours(b: &Builder, peering: &str, connection: &Connection) -> bool {
+    Ownership::of(&connection.tags).is(&b.spec.owner, peering)
 }
 
 fn describe_owner(tags: &Tags) -> String {

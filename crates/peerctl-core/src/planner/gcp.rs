@@ -108,7 +108,13 @@ pub(crate) fn plan_present(b: &mut Builder, peering: &Peering, gcp: &GcpPeering)
         wanted.insert((network.project.clone(), spec.name.clone()));
         plan_firewall(b, &name, spec);
     }
-    delete_owned_firewalls(b, peering, &[&gcp.network.project, &gcp.peer_network.project], &wanted);
+    delete_owned_firewalls(
+        b,
+        &peering.name,
+        &[&gcp.network.project, &gcp.peer_network.project],
+        &wanted,
+        "the spec no longer asks for this rule",
+    );
     let entries = (net.peerings.iter().find(|p| p.name == entry), peer.peerings.iter().find(|p| p.name == entry));
     b.peerings.push(status(peering, entries.0.map(|e| e.state.as_str()), entries.1.map(|e| e.state.as_str())));
 }
@@ -175,18 +181,18 @@ fn same_firewall(current: &GcpFirewall, wanted: &GcpFirewallSpec) -> bool {
 }
 
 /// Removes this peering's firewalls that are not (or no longer) wanted.
-fn delete_owned_firewalls(b: &mut Builder, peering: &Peering, projects: &[&str], wanted: &BTreeSet<(String, String)>) {
+fn delete_owned_firewalls(b: &mut Builder, peering: &str, projects: &[&str], wanted: &BTreeSet<(String, String)>, reason: &str) {
     let owner = b.spec.owner.clone();
     let mut seen = BTreeSet::new();
     for project in projects {
         let Some(state) = b.state.gcp_project(project) else { continue };
         for firewall in &state.firewalls {
             let key = (state.project.clone(), firewall.name.clone());
-            if firewall_owner(firewall) != Some((owner.as_str(), peering.name.as_str())) || wanted.contains(&key) || !seen.insert(key) {
+            if firewall_owner(firewall) != Some((owner.as_str(), peering)) || wanted.contains(&key) || !seen.insert(key) {
                 continue;
             }
             let action = Action::GcpDeleteFirewall { project: state.project.clone(), name: firewall.name.clone() };
-            b.step(&peering.name, action, "the spec no longer asks for this rule", vec![]);
+            b.step(peering, action, reason, vec![]);
         }
     }
 }
@@ -201,8 +207,29 @@ pub(crate) fn plan_absent(b: &mut Builder, peering: &Peering, gcp: &GcpPeering) 
             b.step(&peering.name, action, "the peering is absent", vec![]);
         }
     }
-    delete_owned_firewalls(b, peering, &[&gcp.network.project, &gcp.peer_network.project], &BTreeSet::new());
+    delete_owned_firewalls(b, &peering.name, &[&gcp.network.project, &gcp.peer_network.project], &BTreeSet::new(), "the peering is absent");
     b.peerings.push(status(peering, None, None));
+}
+
+/// With `--prune`: removes both entries and the firewall rules of a peering
+/// that carries this owner but that the spec no longer names, wherever they
+/// are in the projects read.
+pub(crate) fn prune(b: &mut Builder, peering: &str) {
+    let entry = entry_name(&b.spec.owner, peering);
+    let reason = format!("owned by `{}` but no longer in the spec (--prune)", b.spec.owner);
+    let state = b.state;
+    for project in &state.gcp {
+        for network in &project.networks {
+            if let Some(current) = network.peerings.iter().find(|p| p.name == entry) {
+                let here = GcpNetwork { project: project.project.clone(), name: network.name.clone() };
+                let action = Action::GcpRemovePeering { network: here, peer: current.peer.clone(), name: entry.clone() };
+                b.step(peering, action, reason.clone(), vec![]);
+            }
+        }
+    }
+    let projects: Vec<&str> = state.gcp.iter().map(|p| p.project.as_str()).collect();
+    delete_owned_firewalls(b, peering, &projects, &BTreeSet::new(), &reason);
+    b.peerings.push(PeeringStatus { name: peering.to_string(), cloud: "gcp".to_string(), absent: true, connection: None, status: None });
 }
 
 /// Entries carrying this spec's owner whose peering the spec does not name.

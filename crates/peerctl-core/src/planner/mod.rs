@@ -7,7 +7,7 @@ mod resolve;
 
 pub use gcp::entry_name as gcp_entry_name;
 
-use crate::diag::Diagnostics;
+use crate::diag::{Diagnostics, Loc};
 use crate::plan::{Action, Conflict, PLAN_FORMAT_VERSION, PeeringStatus, Plan, Step, Unmanaged};
 use crate::spec::{CloudPeering, Spec};
 use crate::state::{Ownership, State};
@@ -18,8 +18,23 @@ use std::collections::BTreeSet;
 /// diagnostics pointing into the spec; foreign objects in the way are
 /// conflicts in the plan.
 pub fn plan(spec: &Spec, state: &State) -> Result<Plan, Diagnostics> {
+    plan_with(spec, state, &Options::default())
+}
+
+/// What a run asks for beyond the spec.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Plan the deletion of peerings that carry the spec's owner but that the
+    /// spec no longer names (otherwise they are only listed).
+    pub prune: bool,
+    /// Only these peerings (of the spec, or owned ones to prune); all when empty.
+    pub targets: Vec<String>,
+}
+
+pub fn plan_with(spec: &Spec, state: &State, options: &Options) -> Result<Plan, Diagnostics> {
+    let targeted = |name: &str| options.targets.is_empty() || options.targets.iter().any(|t| t == name);
     let mut builder = Builder::new(spec, state);
-    for peering in &spec.peerings {
+    for peering in spec.peerings.iter().filter(|p| targeted(&p.name)) {
         match &peering.cloud {
             CloudPeering::Aws(aws) if peering.absent => aws::plan_absent(&mut builder, peering, aws),
             CloudPeering::Aws(aws) => aws::plan_present(&mut builder, peering, aws),
@@ -28,8 +43,31 @@ pub fn plan(spec: &Spec, state: &State) -> Result<Plan, Diagnostics> {
         }
     }
     aws::check_route_collisions(&mut builder);
-    let mut unmanaged = unmanaged(spec, state);
-    unmanaged.extend(gcp::unmanaged(spec, state));
+    let mut aws_unmanaged = unmanaged(spec, state);
+    let mut gcp_unmanaged = gcp::unmanaged(spec, state);
+    aws_unmanaged.retain(|u| targeted(&u.peering));
+    gcp_unmanaged.retain(|u| targeted(&u.peering));
+    for target in &options.targets {
+        let known =
+            spec.peerings.iter().any(|p| &p.name == target) || aws_unmanaged.iter().chain(&gcp_unmanaged).any(|u| &u.peering == target);
+        if !known {
+            builder.diags.error_with_hint(
+                Loc::default(),
+                format!("--target {target}: no peering of that name in the spec, nor one owned by `{}` in the clouds read", spec.owner),
+                "use a peering name from the spec (or, with --prune, of an owned peering listed by plan)",
+            );
+        }
+    }
+    if options.prune {
+        let names = |list: &[Unmanaged]| list.iter().map(|u| u.peering.clone()).collect::<BTreeSet<_>>();
+        for peering in names(&aws_unmanaged) {
+            aws::prune(&mut builder, &peering);
+        }
+        for peering in names(&gcp_unmanaged) {
+            gcp::prune(&mut builder, &peering);
+        }
+    }
+    let unmanaged = if options.prune { Vec::new() } else { [aws_unmanaged, gcp_unmanaged].concat() };
     let Builder { steps, conflicts, peerings, diags, .. } = builder;
     diags.into_result(Plan {
         format_version: PLAN_FORMAT_VERSION,

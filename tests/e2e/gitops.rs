@@ -1,0 +1,164 @@
+//! Pipelines: scheduled drift checks (exit codes, JSON report, metrics file),
+//! saved plans, pruning and targeting, against moto and the simulator.
+
+use crate::support::{Workdir, run};
+use peerctl_e2e::*;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const GCP_PAIR: &str = "version: 1
+owner: team-a
+gcp: {project: emqx-byoc}
+peerings:
+  - name: byoc-gcp
+    gcp:
+      network: emqxbyoc-xxxx-network
+      peer_network: projects/services-project/global/networks/cloud-test-1
+";
+
+async fn gcp_world() -> Sim {
+    let sim = Sim::start(&[]).expect("simulator");
+    sim.network("emqx-byoc", "emqxbyoc-xxxx-network", &["10.10.0.0/20"]).await.expect("byoc network");
+    sim.network("services-project", "cloud-test-1", &["10.20.0.0/20"]).await.expect("services network");
+    sim
+}
+
+fn json_of(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"))
+}
+
+#[tokio::test]
+async fn drift_exits_0_in_sync_2_on_drift_1_on_error_and_writes_metrics() {
+    let sim = gcp_world().await;
+    let dir = Workdir::new("drift");
+    dir.write("spec.yaml", GCP_PAIR);
+    run(&sim, &dir, &["apply", "--auto-approve", "spec.yaml"]).expect(0);
+
+    let clean = run(&sim, &dir, &["drift", "--metrics-file", "drift.prom", "spec.yaml"]).expect(0);
+    assert!(clean.stdout.contains("No drift"), "{}", clean.stdout);
+    let metrics = std::fs::read_to_string(dir.path.join("drift.prom")).expect("metrics file");
+    assert!(metrics.contains("peerctl_drifted_objects{owner=\"team-a\",peering=\"byoc-gcp\",cloud=\"gcp\"} 0"), "{metrics}");
+    assert!(metrics.contains("peerctl_peering_active{owner=\"team-a\",peering=\"byoc-gcp\",cloud=\"gcp\"} 1"), "{metrics}");
+
+    // By hand: the other side removes its half of the peering.
+    let remove = json!({"name": "team-a--byoc-gcp"});
+    sim.call(Method::POST, "projects/services-project/global/networks/cloud-test-1/removePeering", Some(remove)).await.expect("remove");
+    let drifted = run(&sim, &dir, &["drift", "--format", "json", "--metrics-file", "drift.prom", "spec.yaml"]).expect(2);
+    let report = json_of(&drifted.stdout);
+    assert_eq!(report["in_sync"], json!(false));
+    assert_eq!(report["drift"][0]["kind"], json!("missing"), "{report}");
+    assert!(report["drift"][0]["object"].as_str().unwrap_or_default().contains("cloud-test-1"), "{report}");
+    assert_eq!(report["peerings"][0]["status"], json!("inactive / missing"));
+    let metrics = std::fs::read_to_string(dir.path.join("drift.prom")).expect("metrics file");
+    assert!(metrics.contains("peerctl_drifted_objects{owner=\"team-a\",peering=\"byoc-gcp\",cloud=\"gcp\"} 1"), "{metrics}");
+    assert!(metrics.contains("peerctl_peering_active{owner=\"team-a\",peering=\"byoc-gcp\",cloud=\"gcp\"} 0"), "{metrics}");
+    assert!(metrics.contains("peerctl_drift_check_success{owner=\"team-a\"} 1"), "{metrics}");
+    let still = sim.peerings("services-project", "cloud-test-1").await.expect("services");
+    assert!(still.is_empty(), "drift is read-only: {still:?}");
+
+    dir.write("spec.yaml", &GCP_PAIR.replace("cloud-test-1", "no-such-network"));
+    run(&sim, &dir, &["drift", "--metrics-file", "drift.prom", "spec.yaml"]).expect(1);
+    let metrics = std::fs::read_to_string(dir.path.join("drift.prom")).expect("metrics file");
+    assert!(metrics.contains("peerctl_drift_check_success{owner=\"team-a\"} 0"), "{metrics}");
+}
+
+#[tokio::test]
+async fn drift_reports_a_foreign_route_hijacking_the_peer_range() {
+    let moto = Moto::start().expect("moto");
+    let ec2 = moto.ec2("us-east-1", None).await;
+    let byoc = create_vpc(&ec2, "emqxbyoc-1234", "10.10.0.0/16").await.expect("byoc");
+    create_vpc(&ec2, "services", "10.20.0.0/16").await.expect("services");
+    let dir = Workdir::new("drift-aws");
+    dir.write(
+        "spec.yaml",
+        "version: 1
+owner: team-a
+aws: {region: us-east-1}
+peerings:
+  - name: byoc-to-services
+    aws:
+      requester: {vpc: {name: emqxbyoc-1234-vpc}, route_tables: [{name: emqxbyoc-1234-private-route-table}]}
+      accepter: {vpc: {name: services-vpc}, route_tables: [{name: services-private-route-table}]}
+",
+    );
+    run(&moto, &dir, &["apply", "--auto-approve", "spec.yaml"]).expect(0);
+    run(&moto, &dir, &["drift", "spec.yaml"]).expect(0);
+
+    // By hand: the route to the services range now goes to an internet gateway.
+    let igw = ec2.create_internet_gateway().send().await.expect("igw");
+    let igw = igw.internet_gateway().and_then(|g| g.internet_gateway_id()).unwrap_or_default().to_string();
+    ec2.attach_internet_gateway().internet_gateway_id(&igw).vpc_id(&byoc.id).send().await.expect("attach");
+    ec2.replace_route()
+        .route_table_id(&byoc.route_table)
+        .destination_cidr_block("10.20.0.0/16")
+        .gateway_id(&igw)
+        .send()
+        .await
+        .expect("replace");
+
+    let drifted = run(&moto, &dir, &["drift", "spec.yaml"]).expect(2);
+    assert!(drifted.stdout.contains("foreign conflict") && drifted.stdout.contains("10.20.0.0/16"), "{}", drifted.stdout);
+    assert!(drifted.stdout.contains(&igw), "{}", drifted.stdout);
+}
+
+fn hub_spec(owner: &str, spokes: &[u8]) -> String {
+    let mut spec = format!("version: 1\nowner: {owner}\ngcp: {{project: hub-project}}\npeerings:\n");
+    for i in spokes {
+        spec += &format!(
+            "  - name: link-{i}\n    gcp:\n      network: hub\n      peer_network: projects/spoke-project/global/networks/spoke-{i}\n"
+        );
+    }
+    spec
+}
+
+#[tokio::test]
+async fn prune_deletes_only_this_owners_peerings_gone_from_the_spec() {
+    let sim = Sim::start(&[]).expect("simulator");
+    sim.network("hub-project", "hub", &["10.0.0.0/16"]).await.expect("hub");
+    for i in 1..=3 {
+        sim.network("spoke-project", &format!("spoke-{i}"), &[&format!("10.{i}.0.0/16")]).await.expect("spoke");
+    }
+    let dir = Workdir::new("prune");
+    dir.write("a.yaml", &hub_spec("team-a", &[1, 2]));
+    dir.write("b.yaml", &hub_spec("team-b", &[3]));
+    run(&sim, &dir, &["apply", "--auto-approve", "a.yaml"]).expect(0);
+    run(&sim, &dir, &["apply", "--auto-approve", "b.yaml"]).expect(0);
+    // Each owner's plan ignores the other's peerings on the shared hub.
+    run(&sim, &dir, &["plan", "--detailed-exitcode", "a.yaml"]).expect(0);
+    run(&sim, &dir, &["plan", "--detailed-exitcode", "b.yaml"]).expect(0);
+
+    dir.write("a.yaml", &hub_spec("team-a", &[1]));
+    let listed = run(&sim, &dir, &["plan", "--detailed-exitcode", "a.yaml"]).expect(0);
+    assert!(listed.stdout.contains("Owned by `team-a` but not in the spec") && listed.stdout.contains("link-2"), "{}", listed.stdout);
+    assert!(!listed.stdout.contains("link-3"), "{}", listed.stdout);
+    run(&sim, &dir, &["drift", "a.yaml"]).expect(2);
+
+    let pruned = run(&sim, &dir, &["plan", "--prune", "a.yaml"]).expect(0);
+    assert!(pruned.stdout.contains("Plan: 0 to add, 0 to change, 4 to destroy."), "{}", pruned.stdout);
+    run(&sim, &dir, &["apply", "--prune", "--auto-approve", "a.yaml"]).expect(0);
+    let hub: Vec<String> = sim.peerings("hub-project", "hub").await.expect("hub").into_iter().map(|p| format!("{} {}", p.0, p.2)).collect();
+    assert_eq!(hub, ["team-a--link-1 ACTIVE", "team-b--link-3 ACTIVE"]);
+    assert!(sim.peerings("spoke-project", "spoke-2").await.expect("spoke-2").is_empty());
+    let rules = sim.firewalls("hub-project").await.expect("rules");
+    assert_eq!(rules, ["peerctl-team-a--link-1-a", "peerctl-team-b--link-3-a"]);
+    run(&sim, &dir, &["drift", "a.yaml"]).expect(0);
+    run(&sim, &dir, &["drift", "b.yaml"]).expect(0);
+}
+
+#[tokio::test]
+async fn target_plans_and_applies_only_the_named_peerings() {
+    let sim = Sim::start(&[]).expect("simulator");
+    sim.network("hub-project", "hub", &["10.0.0.0/16"]).await.expect("hub");
+    for i in 1..=2 {
+        sim.network("spoke-project", &format!("spoke-{i}"), &[&format!("10.{i}.0.0/16")]).await.expect("spoke");
+    }
+    let dir = Workdir::new("target");
+    dir.write("spec.yaml", &hub_spec("team-a", &[1, 2]));
+    let plan = run(&sim, &dir, &["plan", "--target", "link-2", "spec.yaml"]).expect(0);
+    assert!(plan.stdout.contains("link-2") && !plan.stdout.contains("link-1"), "{}", plan.stdout);
+    run(&sim, &dir, &["apply", "--auto-approve", "--target", "link-2", "spec.yaml"]).expect(0);
+    assert!(sim.peerings("spoke-project", "spoke-1").await.expect("spoke-1").is_empty());
+    assert_eq!(sim.peerings("spoke-project", "spoke-2").await.expect("spoke-2").len(), 1);
+    let typo = run(&sim, &dir, &["plan", "--target", "link-3", "spec.yaml"]).expect(1);
+    assert!(typo.stderr.contains("--target link-3: no peering of that name"), "{}", typo.stderr);
+}
