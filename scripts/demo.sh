@@ -11,11 +11,12 @@ port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); 
 log="$(mktemp)"
 
 sim_out="$(mktemp)"
+plan_dir="$(mktemp -d)"
 "$moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
 moto_pid=$!
 "$bin/gcp-compute-sim" --listen 127.0.0.1:0 >"$sim_out" 2>&1 &
 sim_pid=$!
-trap 'kill "$moto_pid" "$sim_pid" 2>/dev/null; wait "$moto_pid" "$sim_pid" 2>/dev/null || true; rm -f "$log" "$sim_out"' EXIT
+trap 'kill "$moto_pid" "$sim_pid" 2>/dev/null; wait "$moto_pid" "$sim_pid" 2>/dev/null || true; rm -f "$log" "$sim_out"; rm -rf "$plan_dir"' EXIT
 for _ in $(seq 100); do
   (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
   sleep 0.1
@@ -40,11 +41,12 @@ step "moto's EC2 server is up on $AWS_ENDPOINT_URL, the Compute simulator on $si
 step "peerctl validate specs/demo.yaml"
 "$bin/peerctl" validate specs/demo.yaml
 
-step "peerctl plan specs/demo.yaml"
-"$bin/peerctl" plan -v specs/demo.yaml
+plan_file="$plan_dir/demo.plan.json"
+step "peerctl plan specs/demo.yaml --out $plan_file"
+"$bin/peerctl" plan -v specs/demo.yaml --out "$plan_file"
 
-step "peerctl apply --auto-approve specs/demo.yaml"
-"$bin/peerctl" apply -v --auto-approve specs/demo.yaml
+step "peerctl apply $plan_file (exactly the reviewed plan; refused if anything changed since)"
+"$bin/peerctl" apply -v "$plan_file"
 
 step "peerctl plan --detailed-exitcode specs/demo.yaml (expect: No changes, exit 0)"
 "$bin/peerctl" plan -v --detailed-exitcode specs/demo.yaml

@@ -162,3 +162,40 @@ async fn target_plans_and_applies_only_the_named_peerings() {
     let typo = run(&sim, &dir, &["plan", "--target", "link-3", "spec.yaml"]).expect(1);
     assert!(typo.stderr.contains("--target link-3: no peering of that name"), "{}", typo.stderr);
 }
+
+#[tokio::test]
+async fn a_saved_plan_applies_exactly_and_is_refused_once_stale() {
+    let sim = gcp_world().await;
+    let dir = Workdir::new("saved");
+    dir.write("spec.yaml", GCP_PAIR);
+
+    // plan --out → apply plan: succeeds, without asking.
+    run(&sim, &dir, &["plan", "--out", "plan.json", "spec.yaml"]).expect(0);
+    let saved = json_of(&std::fs::read_to_string(dir.path.join("plan.json")).expect("plan file"));
+    assert_eq!((saved["format_version"].clone(), saved["spec_file"].clone()), (json!(1), json!("spec.yaml")));
+    assert!(!saved.to_string().contains("e2e-token"), "no secrets in the plan file");
+    let applied = run(&sim, &dir, &["apply", "plan.json"]).expect(0);
+    assert!(applied.stdout.contains("Verified"), "{}", applied.stdout);
+
+    // plan --out → a change by hand → apply plan: refused, nothing changed.
+    let flags = json!({"networkPeering": {"name": "team-a--byoc-gcp", "exportCustomRoutes": true}});
+    dir.write("spec.yaml", &GCP_PAIR.replace("    gcp:\n", "    gcp:\n      import_custom_routes: true\n"));
+    run(&sim, &dir, &["plan", "--out", "plan.json", "spec.yaml"]).expect(0);
+    let before = sim.stats().await.expect("stats")["requests"].clone();
+    sim.call(Method::PATCH, "projects/services-project/global/networks/cloud-test-1/updatePeering", Some(flags)).await.expect("by hand");
+    let stale = run(&sim, &dir, &["apply", "plan.json"]).expect(1);
+    assert!(stale.stderr.contains("plan is stale: live state changed since the plan was made"), "{}", stale.stderr);
+    let after = sim.stats().await.expect("stats")["requests"].clone();
+    assert_eq!(after["compute.networks.updatePeering"], json!(before["compute.networks.updatePeering"].as_u64().unwrap_or(0) + 1), "only the change by hand");
+
+    // plan --out → edit the spec → apply plan: refused.
+    run(&sim, &dir, &["plan", "--out", "plan.json", "spec.yaml"]).expect(0);
+    dir.write("spec.yaml", &GCP_PAIR.replace("team-a", "team-b"));
+    let edited = run(&sim, &dir, &["apply", "plan.json"]).expect(1);
+    assert!(edited.stderr.contains("plan is stale: spec.yaml changed since the plan was made"), "{}", edited.stderr);
+
+    // A plan file that is not one.
+    dir.write("bogus.json", "{\"steps\": 3}");
+    let bogus = run(&sim, &dir, &["apply", "bogus.json"]).expect(1);
+    assert!(bogus.stderr.contains("bogus.json is not a peerctl plan"), "{}", bogus.stderr);
+}

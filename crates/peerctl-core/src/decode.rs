@@ -34,11 +34,12 @@ pub fn load(file: &str, text: &str) -> Result<Spec, Diagnostics> {
     let mut diags = Diagnostics::new(file);
     let spec = yaml::parse(text, &mut diags).and_then(|root| decode_spec(file, &root, &mut diags));
     match spec {
-        Some(spec) => {
+        Some(mut spec) => {
+            spec.digest = crate::state::sha256_hex(text.as_bytes());
             check_spec(&spec, &mut diags);
             diags.into_result(spec)
         }
-        None => diags.into_result(Spec { file: file.into(), owner: String::new(), owner_loc: Loc::default(), peerings: Vec::new() }),
+        None => diags.into_result(Spec { file: file.into(), digest: String::new(), owner: String::new(), owner_loc: Loc::default(), peerings: Vec::new() }),
     }
 }
 
@@ -72,7 +73,7 @@ fn decode_spec(file: &str, root: &Node, diags: &mut Diagnostics) -> Option<Spec>
         None => Vec::new(),
     };
     fields.finish(diags);
-    Some(Spec { file: file.to_string(), owner: owner.unwrap_or_default(), owner_loc: owner_node.map_or(top, |n| n.loc), peerings })
+    Some(Spec { file: file.to_string(), digest: String::new(), owner: owner.unwrap_or_default(), owner_loc: owner_node.map_or(top, |n| n.loc), peerings })
 }
 
 fn decode_defaults(fields: &mut Fields, diags: &mut Diagnostics) -> Defaults {

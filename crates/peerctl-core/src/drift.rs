@@ -210,6 +210,9 @@ mod tests {
         Plan {
             format_version: PLAN_FORMAT_VERSION,
             owner: "team".into(),
+            spec_file: "spec.yaml".into(),
+            spec_digest: String::new(),
+            options: Default::default(),
             basis: String::new(),
             steps: vec![Step {
                 peering: "a".into(),

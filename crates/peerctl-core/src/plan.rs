@@ -13,7 +13,15 @@ pub const PLAN_FORMAT_VERSION: u32 = 1;
 pub struct Plan {
     pub format_version: u32,
     pub owner: String,
-    /// Digest of the observed state this plan was computed from.
+    /// The spec file the plan was made from, as given on the command line,
+    /// and the SHA-256 of its text: a saved plan is refused when it changed.
+    pub spec_file: String,
+    pub spec_digest: String,
+    /// `--prune` and `--target` as the plan was made with them.
+    #[serde(default)]
+    pub options: crate::planner::Options,
+    /// Digest of the observed state this plan was computed from: a saved plan
+    /// is refused when live state no longer has it.
     pub basis: String,
     /// In dependency order: a step only depends on earlier steps.
     pub steps: Vec<Step>,

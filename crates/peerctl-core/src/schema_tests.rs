@@ -522,6 +522,7 @@ fn schema_defaults_are_the_decoders() {
             .map(|(i, l)| if i == index { line.replacen('~', &default.to_string(), 1) } else { l.to_string() } + "\n")
             .collect();
         let spec = load("defaults.yaml", &text).unwrap_or_else(|d| panic!("{d}"));
+        let spec = crate::spec::Spec { digest: omitted.digest.clone(), ..spec };
         assert_eq!(spec, omitted, "writing the schema's default `{default}` at {} is not the same as omitting it", show(path));
         used.insert(pointer.clone());
     }

@@ -15,6 +15,8 @@ pub const SPEC_VERSION: u32 = 1;
 pub struct Spec {
     /// The file it was read from, as given on the command line.
     pub file: String,
+    /// SHA-256 of the file's text, so a saved plan can tell when the spec changed.
+    pub digest: String,
     pub owner: String,
     /// Where `owner` is written, for errors about it.
     pub owner_loc: Loc,

@@ -59,10 +59,13 @@ impl State {
 
     /// A digest of everything read, so a saved plan can tell when the world moved.
     pub fn fingerprint(&self) -> String {
-        let json = serde_json::to_vec(self).unwrap_or_default();
-        let digest = Sha256::digest(&json);
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        sha256_hex(&serde_json::to_vec(self).unwrap_or_default())
     }
+}
+
+/// SHA-256 of `bytes`, in hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// What one set of credentials sees in one region.

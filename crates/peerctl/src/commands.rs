@@ -3,7 +3,7 @@
 use crate::output::Output;
 use crate::{Exit, Format};
 use peerctl_aws::AwsProvider;
-use peerctl_core::plan::Plan;
+use peerctl_core::plan::{PLAN_FORMAT_VERSION, Plan};
 use peerctl_core::planner::Options;
 use peerctl_core::spec::{CloudPeering, Spec};
 use peerctl_core::{Diagnostics, drift, render};
@@ -121,7 +121,7 @@ async fn observe_and_plan(spec: &Spec, clouds: &Clouds, options: &Options, out: 
     }
 }
 
-pub async fn plan(path: &Path, options: &Options, format: Format, detailed_exitcode: bool, out: &Output) -> Exit {
+pub async fn plan(path: &Path, options: &Options, format: Format, detailed_exitcode: bool, save: Option<&Path>, out: &Output) -> Exit {
     let Some(spec) = load(path, out) else {
         return Exit::Error;
     };
@@ -135,7 +135,17 @@ pub async fn plan(path: &Path, options: &Options, format: Format, detailed_exitc
         Format::Markdown => print!("{}", render::markdown(&plan)),
     }
     if !plan.conflicts.is_empty() {
+        if save.is_some() {
+            out.error("the plan was not saved: it has conflicts, which apply would refuse", None);
+        }
         return Exit::Error;
+    }
+    if let Some(file) = save {
+        if let Err(error) = write_atomically(file, &(render::json(&plan) + "\n")) {
+            out.error(&format!("cannot write the plan to {}: {error}", file.display()), None);
+            return Exit::Error;
+        }
+        out.progress(&format!("Saved the plan to {0}. Apply exactly these actions with `peerctl apply {0}`.", file.display()));
     }
     if detailed_exitcode && !plan.is_empty() { Exit::Changes } else { Exit::Ok }
 }
@@ -181,20 +191,86 @@ fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
 }
 
 pub async fn apply(path: &Path, options: &Options, auto_approve: bool, parallelism: usize, out: &Output) -> Exit {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) => {
+            out.error(&format!("cannot read {}: {error}", path.display()), Some("pass a spec file, or a plan saved by `peerctl plan SPEC --out FILE`"));
+            return Exit::Error;
+        }
+    };
+    if text.trim_start().starts_with('{') {
+        if options != &Options::default() {
+            out.error("--prune and --target cannot be given with a saved plan", Some("they are fixed when the plan is made: `peerctl plan --prune --target … SPEC --out FILE`"));
+            return Exit::Error;
+        }
+        return apply_saved(path, &text, parallelism, out).await;
+    }
     let Some(spec) = load(path, out) else {
         return Exit::Error;
     };
     let clouds = Clouds::for_spec(&spec);
-    let exit = apply_spec(&spec, &clouds, options, auto_approve, parallelism, out).await;
+    let exit = match observe_and_plan(&spec, &clouds, options, out).await {
+        Some(plan) => {
+            print!("{}", render::text(&plan, out.stdout_style));
+            let asked = !plan.is_empty() && plan.conflicts.is_empty();
+            if asked && !confirmed(auto_approve, out) { Exit::Error } else { execute_and_verify(&spec, &clouds, &plan, parallelism, out).await }
+        }
+        None => Exit::Error,
+    };
     clouds.report_calls(out);
     exit
 }
 
-async fn apply_spec(spec: &Spec, clouds: &Clouds, options: &Options, auto_approve: bool, parallelism: usize, out: &Output) -> Exit {
-    let Some(plan) = observe_and_plan(spec, clouds, options, out).await else {
+/// Applies a plan saved by `plan --out`, exactly, unless the spec or the
+/// live state it was computed from changed since.
+async fn apply_saved(path: &Path, text: &str, parallelism: usize, out: &Output) -> Exit {
+    let saved: Plan = match serde_json::from_str(text) {
+        Ok(plan) => plan,
+        Err(error) => {
+            out.error(&format!("{} is not a peerctl plan: {error}", path.display()), Some("make one with `peerctl plan SPEC --out FILE`"));
+            return Exit::Error;
+        }
+    };
+    if saved.format_version != PLAN_FORMAT_VERSION {
+        out.error(
+            &format!("{} has plan format {}, this peerctl reads format {PLAN_FORMAT_VERSION}", path.display(), saved.format_version),
+            Some("make the plan again with this peerctl"),
+        );
+        return Exit::Error;
+    }
+    let rerun = format!("run `peerctl plan {} --out {}` again, review it, then apply it", saved.spec_file, path.display());
+    let Some(spec) = load(Path::new(&saved.spec_file), out) else {
         return Exit::Error;
     };
-    print!("{}", render::text(&plan, out.stdout_style));
+    if spec.digest != saved.spec_digest {
+        out.error(&format!("plan is stale: {} changed since the plan was made; nothing was changed", saved.spec_file), Some(&rerun));
+        return Exit::Error;
+    }
+    let clouds = Clouds::for_spec(&spec);
+    let exit = match observe_and_plan(&spec, &clouds, &saved.options, out).await {
+        Some(now) if now.basis != saved.basis => {
+            let s = now.summary();
+            out.error(
+                &format!(
+                    "plan is stale: live state changed since the plan was made (a plan now would be {} to add, {} to change, {} to destroy); nothing was changed",
+                    s.add, s.change, s.destroy
+                ),
+                Some(&rerun),
+            );
+            Exit::Error
+        }
+        Some(_) => {
+            print!("{}", render::text(&saved, out.stdout_style));
+            execute_and_verify(&spec, &clouds, &saved, parallelism, out).await
+        }
+        None => Exit::Error,
+    };
+    clouds.report_calls(out);
+    exit
+}
+
+/// Carries out `plan` (refusing one with conflicts) and verifies the result.
+async fn execute_and_verify(spec: &Spec, clouds: &Clouds, plan: &Plan, parallelism: usize, out: &Output) -> Exit {
     if !plan.conflicts.is_empty() {
         out.error(
             "apply refused: the plan has conflicts; nothing was changed",
@@ -203,13 +279,10 @@ async fn apply_spec(spec: &Spec, clouds: &Clouds, options: &Options, auto_approv
         return Exit::Error;
     }
     if !plan.is_empty() {
-        if !confirmed(auto_approve, out) {
-            return Exit::Error;
-        }
         let options = ApplyOptions { parallelism, ..ApplyOptions::default() };
         let total = plan.steps.len();
-        let show = |event: Event| progress(&plan, total, &event, out);
-        if let Err((_, error)) = peerctl_engine::apply(&clouds.providers, &plan, &options, &show).await {
+        let show = |event: Event| progress(plan, total, &event, out);
+        if let Err((_, error)) = peerctl_engine::apply(&clouds.providers, plan, &options, &show).await {
             out.error_chain(
                 &error,
                 Some("fix the cause and run apply again: finished steps are kept and the next plan picks up from there"),
@@ -217,7 +290,7 @@ async fn apply_spec(spec: &Spec, clouds: &Clouds, options: &Options, auto_approv
             return Exit::Error;
         }
     }
-    verify(spec, clouds, options, &plan, out).await
+    verify(spec, clouds, &plan.options, plan, out).await
 }
 
 fn confirmed(auto_approve: bool, out: &Output) -> bool {

@@ -37,6 +37,9 @@ enum Command {
         /// Exit 2 when there are changes, 0 when there are none, 1 on error.
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Also save the plan (JSON) for `peerctl apply FILE` to apply exactly.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
     /// Read-only check for changes made outside peerctl: exit 0 in sync, 2 drift, 1 error.
     Drift {
@@ -50,8 +53,10 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         metrics_file: Option<PathBuf>,
     },
-    /// Plan, confirm, apply, then verify that live state matches the spec.
+    /// Plan, confirm, apply, then verify that live state matches the spec; or apply a saved plan.
     Apply {
+        /// A spec, or a plan saved by `plan --out` (applied without asking, unless stale).
+        #[arg(value_name = "SPEC_OR_PLAN")]
         spec: PathBuf,
         #[command(flatten)]
         select: Select,
@@ -132,8 +137,8 @@ fn main() -> ExitCode {
 async fn run(cli: Cli, out: &output::Output) -> Exit {
     match cli.command {
         Command::Validate { spec } => commands::validate(&spec, out),
-        Command::Plan { spec, select, format, detailed_exitcode } => {
-            commands::plan(&spec, &select.options(), format, detailed_exitcode, out).await
+        Command::Plan { spec, select, format, detailed_exitcode, out: save } => {
+            commands::plan(&spec, &select.options(), format, detailed_exitcode, save.as_deref(), out).await
         }
         Command::Drift { spec, targets, format, metrics_file } => {
             let options = Options { prune: false, targets };

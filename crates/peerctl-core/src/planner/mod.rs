@@ -22,7 +22,7 @@ pub fn plan(spec: &Spec, state: &State) -> Result<Plan, Diagnostics> {
 }
 
 /// What a run asks for beyond the spec.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Options {
     /// Plan the deletion of peerings that carry the spec's owner but that the
     /// spec no longer names (otherwise they are only listed).
@@ -72,6 +72,9 @@ pub fn plan_with(spec: &Spec, state: &State, options: &Options) -> Result<Plan, 
     diags.into_result(Plan {
         format_version: PLAN_FORMAT_VERSION,
         owner: spec.owner.clone(),
+        spec_file: spec.file.clone(),
+        spec_digest: spec.digest.clone(),
+        options: options.clone(),
         basis: state.fingerprint(),
         steps,
         conflicts,
