@@ -232,6 +232,13 @@ impl Cloud for Sim {
     }
 }
 
+/// No cloud: for commands that never call one.
+impl Cloud for () {
+    fn env(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+}
+
 /// Both clouds at once, for specs that hold AWS and GCP peerings.
 impl<A: Cloud, B: Cloud> Cloud for (&A, &B) {
     fn env(&self) -> Vec<(&'static str, String)> {

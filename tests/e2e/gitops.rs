@@ -186,7 +186,11 @@ async fn a_saved_plan_applies_exactly_and_is_refused_once_stale() {
     let stale = run(&sim, &dir, &["apply", "plan.json"]).expect(1);
     assert!(stale.stderr.contains("plan is stale: live state changed since the plan was made"), "{}", stale.stderr);
     let after = sim.stats().await.expect("stats")["requests"].clone();
-    assert_eq!(after["compute.networks.updatePeering"], json!(before["compute.networks.updatePeering"].as_u64().unwrap_or(0) + 1), "only the change by hand");
+    assert_eq!(
+        after["compute.networks.updatePeering"],
+        json!(before["compute.networks.updatePeering"].as_u64().unwrap_or(0) + 1),
+        "only the change by hand"
+    );
 
     // plan --out → edit the spec → apply plan: refused.
     run(&sim, &dir, &["plan", "--out", "plan.json", "spec.yaml"]).expect(0);
@@ -198,4 +202,18 @@ async fn a_saved_plan_applies_exactly_and_is_refused_once_stale() {
     dir.write("bogus.json", "{\"steps\": 3}");
     let bogus = run(&sim, &dir, &["apply", "bogus.json"]).expect(1);
     assert!(bogus.stderr.contains("bogus.json is not a peerctl plan"), "{}", bogus.stderr);
+}
+
+#[test]
+fn schema_prints_the_committed_spec_schema_and_completions_cover_each_shell() {
+    let dir = Workdir::new("schema");
+    let printed = json_of(&run(&(), &dir, &["schema"]).expect(0).stdout);
+    let committed = json_of(&std::fs::read_to_string(workspace_root().join("docs/peerctl.schema.json")).expect("docs/peerctl.schema.json"));
+    assert_eq!(printed, committed);
+    for shell in ["bash", "zsh", "fish"] {
+        let script = run(&(), &dir, &["completions", shell]).expect(0).stdout;
+        assert!(script.contains("peerctl") && script.contains("detailed-exitcode"), "{shell}: {script}");
+    }
+    let wrong = run(&(), &dir, &["completions", "tcsh"]).expect(1);
+    assert!(wrong.stderr.contains("possible values: bash"), "{}", wrong.stderr);
 }

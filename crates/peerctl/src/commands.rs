@@ -194,13 +194,19 @@ pub async fn apply(path: &Path, options: &Options, auto_approve: bool, paralleli
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(error) => {
-            out.error(&format!("cannot read {}: {error}", path.display()), Some("pass a spec file, or a plan saved by `peerctl plan SPEC --out FILE`"));
+            out.error(
+                &format!("cannot read {}: {error}", path.display()),
+                Some("pass a spec file, or a plan saved by `peerctl plan SPEC --out FILE`"),
+            );
             return Exit::Error;
         }
     };
     if text.trim_start().starts_with('{') {
         if options != &Options::default() {
-            out.error("--prune and --target cannot be given with a saved plan", Some("they are fixed when the plan is made: `peerctl plan --prune --target … SPEC --out FILE`"));
+            out.error(
+                "--prune and --target cannot be given with a saved plan",
+                Some("they are fixed when the plan is made: `peerctl plan --prune --target … SPEC --out FILE`"),
+            );
             return Exit::Error;
         }
         return apply_saved(path, &text, parallelism, out).await;
@@ -213,7 +219,11 @@ pub async fn apply(path: &Path, options: &Options, auto_approve: bool, paralleli
         Some(plan) => {
             print!("{}", render::text(&plan, out.stdout_style));
             let asked = !plan.is_empty() && plan.conflicts.is_empty();
-            if asked && !confirmed(auto_approve, out) { Exit::Error } else { execute_and_verify(&spec, &clouds, &plan, parallelism, out).await }
+            if asked && !confirmed(auto_approve, out) {
+                Exit::Error
+            } else {
+                execute_and_verify(&spec, &clouds, &plan, parallelism, out).await
+            }
         }
         None => Exit::Error,
     };

@@ -41,18 +41,6 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
-    /// Read-only check for changes made outside peerctl: exit 0 in sync, 2 drift, 1 error.
-    Drift {
-        spec: PathBuf,
-        /// Only check these peerings (repeatable).
-        #[arg(long = "target", value_name = "PEERING")]
-        targets: Vec<String>,
-        #[arg(long, value_enum, default_value_t = DriftFormat::Text)]
-        format: DriftFormat,
-        /// Also write Prometheus gauges here (for node_exporter's textfile collector).
-        #[arg(long, value_name = "FILE")]
-        metrics_file: Option<PathBuf>,
-    },
     /// Plan, confirm, apply, then verify that live state matches the spec; or apply a saved plan.
     Apply {
         /// A spec, or a plan saved by `plan --out` (applied without asking, unless stale).
@@ -67,6 +55,22 @@ enum Command {
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
         parallelism: u16,
     },
+    /// Read-only check for changes made outside peerctl: exit 0 in sync, 2 drift, 1 error.
+    Drift {
+        spec: PathBuf,
+        /// Only check these peerings (repeatable).
+        #[arg(long = "target", value_name = "PEERING")]
+        targets: Vec<String>,
+        #[arg(long, value_enum, default_value_t = DriftFormat::Text)]
+        format: DriftFormat,
+        /// Also write Prometheus gauges here (for node_exporter's textfile collector).
+        #[arg(long, value_name = "FILE")]
+        metrics_file: Option<PathBuf>,
+    },
+    /// Print the JSON Schema of the spec file (for editors and CI linters).
+    Schema,
+    /// Print shell completions, e.g. `peerctl completions bash > /etc/bash_completion.d/peerctl`.
+    Completions { shell: clap_complete::Shell },
 }
 
 /// Which peerings a plan covers.
@@ -114,6 +118,12 @@ pub enum Exit {
 }
 
 fn main() -> ExitCode {
+    // Die quietly when stdout is closed early (`peerctl plan … | head`), as Unix tools do.
+    #[cfg(unix)]
+    // SAFETY: restoring the default action of a signal before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
@@ -137,6 +147,14 @@ fn main() -> ExitCode {
 async fn run(cli: Cli, out: &output::Output) -> Exit {
     match cli.command {
         Command::Validate { spec } => commands::validate(&spec, out),
+        Command::Schema => {
+            println!("{:#}", peerctl_core::schema::spec_schema());
+            Exit::Ok
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "peerctl", &mut std::io::stdout());
+            Exit::Ok
+        }
         Command::Plan { spec, select, format, detailed_exitcode, out: save } => {
             commands::plan(&spec, &select.options(), format, detailed_exitcode, save.as_deref(), out).await
         }
