@@ -27,6 +27,11 @@ test: build
 demo: build
     scripts/demo.sh
 
+# speed, API calls and memory of plan/apply/drift on 50 AWS and 24 GCP peerings (release build; figures in docs/benchmarks.md)
+bench:
+    cargo build --release --workspace --bins
+    target/release/peerctl-bench
+
 # format and lint
 lint:
     cargo fmt --all -- --check

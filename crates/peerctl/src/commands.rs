@@ -292,12 +292,18 @@ async fn execute_and_verify(spec: &Spec, clouds: &Clouds, plan: &Plan, paralleli
         let options = ApplyOptions { parallelism, ..ApplyOptions::default() };
         let total = plan.steps.len();
         let show = |event: Event| progress(plan, total, &event, out);
-        if let Err((_, error)) = peerctl_engine::apply(&clouds.providers, plan, &options, &show).await {
-            out.error_chain(
-                &error,
-                Some("fix the cause and run apply again: finished steps are kept and the next plan picks up from there"),
-            );
-            return Exit::Error;
+        match peerctl_engine::apply(&clouds.providers, plan, &options, &show).await {
+            Ok(report) if report.retries > 0 => {
+                out.progress(&format!("{} call(s) retried after throttling or transient errors", report.retries))
+            }
+            Ok(_) => {}
+            Err((_, error)) => {
+                out.error_chain(
+                    &error,
+                    Some("fix the cause and run apply again: finished steps are kept and the next plan picks up from there"),
+                );
+                return Exit::Error;
+            }
         }
     }
     verify(spec, clouds, &plan.options, plan, out).await

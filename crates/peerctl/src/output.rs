@@ -50,7 +50,8 @@ impl Output {
 /// Logs to stderr: warnings by default, more with -v; RUST_LOG overrides.
 pub fn init_logging(verbose: u8) {
     let default = match verbose {
-        0 | 1 => "warn",
+        // gcp_auth warns on every failed credential source it tries; the error says what to do.
+        0 | 1 => "warn,gcp_auth=error",
         2 => "info,aws_config=warn",
         _ => "debug,aws_smithy_runtime=info,aws_config=info,hyper=info,h2=info,rustls=info",
     };
