@@ -6,7 +6,7 @@ use crate::render;
 use crate::spec::{GcpNetwork, Ports, Protocol, Rule};
 use crate::state::*;
 
-const SPEC: &str = "version: 1
+pub(crate) const SPEC: &str = "version: 1
 owner: team
 gcp: {project: emq-x-cloud}
 peerings:
@@ -62,7 +62,7 @@ fn firewall(name: &str, network: GcpNetwork, source: &str) -> GcpFirewall {
     }
 }
 
-fn fresh() -> State {
+pub(crate) fn fresh() -> State {
     State {
         gcp: vec![
             project("emq-x-cloud", "emqxbyoc-xxxx-network", "10.0.0.0/20", vec![], vec![]),
@@ -72,7 +72,7 @@ fn fresh() -> State {
     }
 }
 
-fn converged() -> State {
+pub(crate) fn converged() -> State {
     let mut state = fresh();
     state.gcp[0].networks[0].peerings.push(entry(services(), default_flags()));
     state.gcp[1].networks[0].peerings.push(entry(byoc(), default_flags().mirrored()));
@@ -81,7 +81,7 @@ fn converged() -> State {
     state
 }
 
-fn plan_of(spec_text: &str, state: &State) -> Plan {
+pub(crate) fn plan_of(spec_text: &str, state: &State) -> Plan {
     let spec = crate::load("spec.yaml", spec_text).expect("valid spec");
     plan(&spec, state).unwrap_or_else(|d| panic!("planning failed:\n{d}"))
 }
@@ -313,4 +313,15 @@ fn target_limits_the_plan_to_the_named_peerings() {
     assert_eq!(plan.peerings.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["second"]);
     let error = only(&["secnod"]).expect_err("unknown target").to_string();
     assert!(error.contains("--target secnod: no peering of that name"), "{error}");
+}
+
+#[test]
+fn a_foreign_rule_with_peerctls_name_is_a_conflict_not_overwritten() {
+    let mut state = converged();
+    state.gcp[0].firewalls[0].description = "made by hand".into();
+    state.gcp[0].firewalls[0].source_ranges = vec!["0.0.0.0/0".parse().expect("cidr")];
+    let plan = plan_of(SPEC, &state);
+    assert!(plan.steps.is_empty(), "{}", show(&plan));
+    assert_eq!(plan.conflicts.len(), 1);
+    assert!(plan.conflicts[0].message.contains("has peerctl's name but is not this peering's"), "{}", plan.conflicts[0].message);
 }

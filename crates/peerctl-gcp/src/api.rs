@@ -109,7 +109,13 @@ impl GcpProvider {
         body: Option<&Value>,
     ) -> Result<(), ProviderError> {
         let operation = self.send(op, method, path, &[("requestId", request_id)], body).await?;
-        self.wait(op, operation).await
+        let result = self.wait(op, operation).await;
+        if result.is_err() {
+            // The operation ran and failed: sending this id again would only
+            // return the same failed operation, so a retry needs a new one.
+            self.spent_ids.lock().unwrap_or_else(|e| e.into_inner()).insert(request_id.to_string());
+        }
+        result
     }
 
     async fn wait(&self, op: &'static str, mut operation: Value) -> Result<(), ProviderError> {

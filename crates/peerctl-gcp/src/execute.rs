@@ -1,5 +1,5 @@
-//! Carrying out GCP actions. Each mutation carries a request id derived from
-//! this run and the action, so the engine's retries never do the work twice;
+//! Carrying out GCP actions. Each mutation carries a request id, the same for
+//! the engine's retries of one step, so a retry never does the work twice;
 //! each waits for its operation. "Already there" answers count as success
 //! only after reading the object back and finding it as the plan wants it.
 
@@ -24,9 +24,10 @@ pub(crate) async fn execute(provider: &GcpProvider, action: &Action) -> Result<O
         .or_insert_with(|| request_id(&provider.run_id, &key))
         .clone();
     let result = run(provider, action, &id).await;
-    // Only a retry may reuse the id: once the action is settled, the same
-    // action later in this run is new work.
-    if !result.as_ref().is_err_and(ProviderError::is_retryable) {
+    // Only a retry may reuse the id, and only if no operation ran with it:
+    // once the action is settled, the same action later in this run is new work.
+    let spent = provider.spent_ids.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+    if spent || !result.as_ref().is_err_and(ProviderError::is_retryable) {
         provider.request_ids.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
     }
     result

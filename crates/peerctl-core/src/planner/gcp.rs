@@ -28,8 +28,12 @@ fn firewall_description(owner: &str, peering: &str) -> String {
 
 /// `(owner, peering)` of a firewall peerctl wrote, from its description.
 fn firewall_owner(firewall: &GcpFirewall) -> Option<(&str, &str)> {
-    let rest = firewall.description.strip_prefix("peerctl owner=")?;
-    rest.split_once(" peering=")
+    described_owner(&firewall.description)
+}
+
+/// `(owner, peering)` from a description `firewall_description` wrote.
+fn described_owner(description: &str) -> Option<(&str, &str)> {
+    description.strip_prefix("peerctl owner=")?.split_once(" peering=")
 }
 
 fn flags_of(gcp: &GcpPeering) -> GcpRouteFlags {
@@ -157,6 +161,13 @@ fn plan_firewall(b: &mut Builder, peering: &str, spec: GcpFirewallSpec) {
     match existing {
         None => {
             b.step(peering, Action::GcpInsertFirewall { firewall: spec }, "no firewall rule lets the peer in", vec![]);
+        }
+        Some(current) if firewall_owner(current) != described_owner(&spec.description) => {
+            let message = format!(
+                "firewall rule {} in {} has peerctl's name but is not this peering's (description `{}`)",
+                current.name, spec.network.project, current.description
+            );
+            b.conflict(peering, message);
         }
         Some(current) if !same_firewall(current, &spec) => {
             b.step(peering, Action::GcpUpdateFirewall { firewall: spec }, "the firewall rule differs from the spec's", vec![]);
