@@ -39,7 +39,13 @@ pub fn load(file: &str, text: &str) -> Result<Spec, Diagnostics> {
             check_spec(&spec, &mut diags);
             diags.into_result(spec)
         }
-        None => diags.into_result(Spec { file: file.into(), digest: String::new(), owner: String::new(), owner_loc: Loc::default(), peerings: Vec::new() }),
+        None => diags.into_result(Spec {
+            file: file.into(),
+            digest: String::new(),
+            owner: String::new(),
+            owner_loc: Loc::default(),
+            peerings: Vec::new(),
+        }),
     }
 }
 
@@ -73,7 +79,13 @@ fn decode_spec(file: &str, root: &Node, diags: &mut Diagnostics) -> Option<Spec>
         None => Vec::new(),
     };
     fields.finish(diags);
-    Some(Spec { file: file.to_string(), digest: String::new(), owner: owner.unwrap_or_default(), owner_loc: owner_node.map_or(top, |n| n.loc), peerings })
+    Some(Spec {
+        file: file.to_string(),
+        digest: String::new(),
+        owner: owner.unwrap_or_default(),
+        owner_loc: owner_node.map_or(top, |n| n.loc),
+        peerings,
+    })
 }
 
 fn decode_defaults(fields: &mut Fields, diags: &mut Diagnostics) -> Defaults {

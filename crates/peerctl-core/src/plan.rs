@@ -3,19 +3,25 @@
 use crate::spec::{AwsScope, GcpNetwork, Rule};
 use crate::state::{GcpRouteFlags, Permission, Tags};
 use ipnet::IpNet;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Bumped only when a saved plan of the old format could be misread.
 pub const PLAN_FORMAT_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Plan {
+    /// The plan format: bumped only when a saved plan of the old format could
+    /// be misread; apply refuses plans of another format.
+    #[schemars(extend("const" = PLAN_FORMAT_VERSION))]
     pub format_version: u32,
+    /// The spec's owner.
     pub owner: String,
     /// The spec file the plan was made from, as given on the command line,
     /// and the SHA-256 of its text: a saved plan is refused when it changed.
     pub spec_file: String,
+    /// SHA-256 (hex) of the spec file's text.
     pub spec_digest: String,
     /// `--prune` and `--target` as the plan was made with them.
     #[serde(default)]
@@ -51,14 +57,14 @@ impl Plan {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Summary {
     pub add: usize,
     pub change: usize,
     pub destroy: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Step {
     pub peering: String,
     pub action: Action,
@@ -69,13 +75,13 @@ pub struct Step {
     pub depends_on: Vec<usize>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Conflict {
     pub peering: String,
     pub message: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PeeringStatus {
     pub name: String,
     pub cloud: String,
@@ -85,7 +91,7 @@ pub struct PeeringStatus {
     pub status: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Unmanaged {
     pub peering: String,
     pub connection: String,
@@ -111,7 +117,7 @@ impl ChangeKind {
 }
 
 /// A peering connection, either known or made by an earlier step of this plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ConnectionRef {
     Id(String),
@@ -128,14 +134,14 @@ impl ConnectionRef {
 }
 
 /// One end of a connection to create.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AwsEnd {
     pub scope: AwsScope,
     pub vpc: String,
     pub account: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ConnectionSide {
     Requester,
@@ -143,7 +149,7 @@ pub enum ConnectionSide {
 }
 
 /// Everything the executor needs; nothing is decided at apply time.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Action {
     AwsCreateConnection {
@@ -164,12 +170,14 @@ pub enum Action {
     AwsCreateRoute {
         scope: AwsScope,
         route_table: String,
+        #[schemars(with = "crate::schema::Cidr")]
         destination: IpNet,
         connection: ConnectionRef,
     },
     AwsReplaceRoute {
         scope: AwsScope,
         route_table: String,
+        #[schemars(with = "crate::schema::Cidr")]
         destination: IpNet,
         connection: ConnectionRef,
         previous_target: String,
@@ -177,6 +185,7 @@ pub enum Action {
     AwsDeleteRoute {
         scope: AwsScope,
         route_table: String,
+        #[schemars(with = "crate::schema::Cidr")]
         destination: IpNet,
         target: String,
     },
@@ -185,6 +194,7 @@ pub enum Action {
         group: String,
         rule: Rule,
         permission: Permission,
+        #[schemars(with = "crate::schema::Cidr")]
         source: IpNet,
         description: String,
         tags: Tags,
@@ -194,6 +204,7 @@ pub enum Action {
         group: String,
         rule_id: String,
         permission: Permission,
+        #[schemars(with = "crate::schema::Cidr")]
         source: IpNet,
     },
     AwsDeleteConnection {
@@ -233,12 +244,13 @@ pub enum Action {
 }
 
 /// An ingress firewall rule as peerctl writes it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct GcpFirewallSpec {
     pub name: String,
     pub network: GcpNetwork,
     pub description: String,
     pub allowed: Vec<Rule>,
+    #[schemars(with = "Vec<crate::schema::Cidr>")]
     pub source_ranges: Vec<IpNet>,
 }
 

@@ -954,7 +954,7 @@ fn basis_follows_the_observed_state() {
 /// replace, a DNS option to set, a stale route and rule, and a foreign route in
 /// the way; `old-link` is absent and still has a connection; `analytics` is
 /// new; one owned connection is unmanaged.
-fn mixed_plan() -> Plan {
+pub(crate) fn mixed_plan() -> Plan {
     let mut state = converged();
     state.connection(PCX).status = ConnectionStatus::Failed;
     *state.table("rtb-aaaaaaa1") =

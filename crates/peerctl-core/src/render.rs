@@ -338,10 +338,13 @@ fn html(text: &str) -> String {
     one_line(text).replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-#[derive(Serialize)]
-struct JsonPlan<'a> {
+/// What `json` writes: the plan and its step counts. `schema::plan_schema`
+/// is derived from this type, so the schema follows the file.
+#[derive(Serialize, schemars::JsonSchema)]
+pub(crate) struct JsonPlan<'a> {
     #[serde(flatten)]
     plan: &'a Plan,
+    /// Step counts by kind; `apply` ignores it.
     summary: Summary,
 }
 

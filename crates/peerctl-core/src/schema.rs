@@ -253,3 +253,38 @@ fn with_default(mut schema: Value, default: Value) -> Value {
     schema.as_object_mut().expect("an object").insert("default".into(), default);
     schema
 }
+
+/// The JSON Schema of a saved plan (`peerctl plan --out`, `--format json`);
+/// `docs/plan.schema.json` is this, pretty-printed. Derived from the types
+/// serde writes (`render::JsonPlan`, `Plan` and what they hold), so the two
+/// cannot drift apart. It describes what peerctl writes: every field that is
+/// always written is required, `depends_on`, `profile` and `role_arn` may be
+/// left out. Objects take unknown keys: fields are only added within a
+/// `format_version`.
+pub fn plan_schema() -> Value {
+    let generator = schemars::generate::SchemaSettings::draft2020_12().for_serialize().into_generator();
+    let mut schema = generator.into_root_schema_for::<crate::render::JsonPlan>().to_value();
+    let object = schema.as_object_mut().expect("an object");
+    object.insert("title".into(), json!("peerctl saved plan"));
+    object.insert(
+        "description".into(),
+        json!("A plan as `peerctl plan --out` saves it and `peerctl apply PLAN` carries it out; see docs/plan-format.md."),
+    );
+    schema
+}
+
+/// The schema of an `ipnet::IpNet` as serde writes it, for `#[schemars(with = …)]`.
+pub(crate) struct Cidr;
+
+impl schemars::JsonSchema for Cidr {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Cidr".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "An IPv4 or IPv6 CIDR, like 10.20.0.0/16 or 2600:1f18:aaaa:aa00::/56.",
+        })
+    }
+}

@@ -1,10 +1,13 @@
 //! The JSON schema against the decoder: it takes the same keys, requires the
 //! same ones, has the same defaults, and agrees on what is valid wherever a
 //! schema can tell; the committed `docs/peerctl.schema.json` is current.
+//!
+//! The plan schema against `render::json`: real plans (AWS and GCP) are
+//! valid, broken ones are not, and `docs/plan.schema.json` is current.
 
 use crate::diag::{Diagnostics, Loc};
 use crate::load;
-use crate::schema::spec_schema;
+use crate::schema::{plan_schema, spec_schema};
 use crate::yaml::{self, DECODED, Node, Value as Yaml};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -244,20 +247,24 @@ fn schema_is_a_valid_draft_2020_12_schema() {
     validator();
 }
 
-#[test]
-fn committed_schema_file_is_current() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/peerctl.schema.json");
-    let schema = spec_schema();
+/// `docs/NAME` holds `schema` (made by `function`), or is rewritten with it under `UPDATE_SCHEMA=1`.
+fn assert_committed(name: &str, schema: &Value, function: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs").join(name);
     if std::env::var_os("UPDATE_SCHEMA").is_some() {
-        let text = serde_json::to_string_pretty(&schema).expect("JSON") + "\n";
+        let text = serde_json::to_string_pretty(schema).expect("JSON") + "\n";
         std::fs::write(&path, text).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
         return;
     }
     let committed = std::fs::read_to_string(&path).ok().and_then(|text| serde_json::from_str::<Value>(&text).ok());
     assert!(
-        committed.as_ref() == Some(&schema),
-        "docs/peerctl.schema.json is not spec_schema(); regenerate it with `UPDATE_SCHEMA=1 cargo test -p peerctl-core schema`"
+        committed.as_ref() == Some(schema),
+        "docs/{name} is not {function}; regenerate it with `UPDATE_SCHEMA=1 cargo test -p peerctl-core schema`"
     );
+}
+
+#[test]
+fn committed_schema_file_is_current() {
+    assert_committed("peerctl.schema.json", &spec_schema(), "spec_schema()");
 }
 
 #[test]
@@ -538,5 +545,202 @@ fn name_regex_is_is_valid_name() {
     for name in ["a", "a0", "a-0", "ab-", "-ab", "0ab", "aB", "a_b", "", "a b", "é", long(63).as_str(), long(64).as_str()] {
         let json = Value::from(name);
         assert_eq!(validator.is_valid(&json), crate::spec::is_valid_name(name), "`{name}`");
+    }
+}
+
+// The saved plan.
+
+fn plan_validator() -> jsonschema::Validator {
+    jsonschema::draft202012::new(&plan_schema()).expect("the plan schema compiles")
+}
+
+/// The plan schema's complaints about a plan file; empty when it is valid.
+fn plan_errors(validator: &jsonschema::Validator, json: &Value) -> Vec<String> {
+    validator.iter_errors(json).map(|e| format!("{}: {e}", e.instance_path())).collect()
+}
+
+/// Real plans, as `render::json` writes them: every AWS and GCP action, both
+/// kinds of connection reference, options, conflicts, unmanaged connections.
+fn real_plans() -> Vec<(&'static str, crate::plan::Plan)> {
+    use crate::planner_gcp_tests as gcp;
+    let gcp_spec = |extra: &str| format!("{}{extra}", gcp::SPEC);
+    let mut flags_changed = gcp::converged();
+    flags_changed.gcp[1].networks[0].peerings[0].flags.import_custom_routes = true;
+    let absent = gcp::SPEC.replace("  - name: byoc-gcp\n", "  - name: byoc-gcp\n    absent: true\n");
+    let spec = crate::load("spec.yaml", gcp::SPEC).expect("valid spec");
+    let options = crate::planner::Options { prune: true, targets: vec!["byoc-gcp".into()] };
+    vec![
+        ("the mixed AWS plan", crate::planner_tests::mixed_plan()),
+        ("a fresh GCP pair", gcp::plan_of(&gcp_spec("      export_custom_routes: true\n"), &gcp::fresh())),
+        ("GCP flags changed by hand", gcp::plan_of(gcp::SPEC, &flags_changed)),
+        (
+            "a GCP allow list changed",
+            gcp::plan_of(
+                &gcp_spec("      allow: [{protocol: tcp, ports: 443}, {protocol: udp, ports: 8000-9000}, {protocol: icmp}]\n"),
+                &gcp::converged(),
+            ),
+        ),
+        ("an absent GCP peering", gcp::plan_of(&absent, &gcp::converged())),
+        ("a converged GCP pair", gcp::plan_of(gcp::SPEC, &gcp::converged())),
+        ("GCP with --prune --target", crate::planner::plan_with(&spec, &gcp::fresh(), &options).expect("plan")),
+    ]
+}
+
+/// The plan file of `plan`, as a JSON value.
+fn plan_file(plan: &crate::plan::Plan) -> Value {
+    serde_json::from_str(&crate::render::json(plan)).expect("render::json writes JSON")
+}
+
+/// Every value under `key` in `json`, at any depth.
+fn values_of<'v>(json: &'v Value, key: &str, out: &mut Vec<&'v Value>) {
+    match json {
+        Value::Object(object) => {
+            out.extend(object.get(key));
+            object.values().for_each(|child| values_of(child, key, out));
+        }
+        Value::Array(items) => items.iter().for_each(|child| values_of(child, key, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn plan_schema_is_a_valid_draft_2020_12_schema() {
+    let schema = plan_schema();
+    assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
+    assert_eq!(schema["title"], "peerctl saved plan");
+    assert!(schema.get("$id").is_none(), "the schema names no $id");
+    jsonschema::meta::validate(&schema).unwrap_or_else(|e| panic!("not a valid JSON schema: {e}"));
+    plan_validator();
+}
+
+#[test]
+fn committed_plan_schema_file_is_current() {
+    assert_committed("plan.schema.json", &plan_schema(), "plan_schema()");
+}
+
+#[test]
+fn plan_schema_accepts_real_plans() {
+    let validator = plan_validator();
+    let mut types = BTreeSet::new();
+    let mut references = BTreeSet::new();
+    for (name, plan) in real_plans() {
+        let json = plan_file(&plan);
+        let errors = plan_errors(&validator, &json);
+        assert!(errors.is_empty(), "the plan schema refuses {name}:\n{}\n{json:#}", errors.join("\n"));
+        let read: crate::plan::Plan = serde_json::from_value(json.clone()).expect("apply reads it back");
+        assert_eq!(read, plan, "{name} does not read back as written");
+        let mut found = Vec::new();
+        values_of(&json, "action", &mut found);
+        types.extend(found.iter().map(|action| action["type"].as_str().expect("a type").to_string()));
+        let mut found = Vec::new();
+        values_of(&json, "connection", &mut found);
+        references.extend(found.iter().filter_map(|c| c.as_object()).flat_map(|c| c.keys().cloned()));
+    }
+    // Every action the schema knows is exercised.
+    let known: BTreeSet<String> = plan_schema()["$defs"]["Action"]["oneOf"]
+        .as_array()
+        .expect("actions are a oneOf")
+        .iter()
+        .map(|variant| variant["properties"]["type"]["const"].as_str().expect("a tag").to_string())
+        .collect();
+    assert_eq!(types, known, "the real plans should hold every action type of the schema");
+    assert!(known.iter().any(|t| t.starts_with("aws_")) && known.iter().any(|t| t.starts_with("gcp_")));
+    assert_eq!(references, BTreeSet::from(["created_by_step".to_string(), "id".to_string()]), "both kinds of connection reference");
+}
+
+#[test]
+fn plan_schema_rejects_broken_plans() {
+    use serde_json::json;
+    // (what, where in the mixed plan's file, the new value or None to remove it, whether serde refuses it too).
+    // Steps: 0 sets DNS resolution, 1 replaces a route, 6 authorizes ingress, 8 deletes a connection
+    // after 7, 9 creates one, 10 accepts it (created_by_step).
+    let broken: &[(&str, &str, Option<Value>, bool)] = &[
+        ("an unknown action type", "/steps/0/action/type", Some(json!("aws_launch_rocket")), true),
+        ("an action without type", "/steps/0/action/type", None, true),
+        ("a missing format_version", "/format_version", None, true),
+        ("another format_version", "/format_version", Some(json!(2)), false),
+        ("steps not an array", "/steps", Some(json!({"peering": "x", "action": {"type": "gcp_delete_firewall"}})), true),
+        ("a missing summary", "/summary", None, false),
+        ("a negative count", "/summary/add", Some(json!(-1)), false),
+        ("a step without reason", "/steps/0/reason", None, true),
+        ("depends_on not a list of indexes", "/steps/8/depends_on", Some(json!(["7"])), true),
+        ("an unknown connection reference", "/steps/10/action/connection", Some(json!({"name": "x"})), true),
+        ("a connection reference with both keys", "/steps/10/action/connection", Some(json!({"id": "pcx-1", "created_by_step": 9})), true),
+        ("a CIDR that is not a string", "/steps/1/action/destination", Some(json!([10, 1, 0, 0])), true),
+        ("an unknown side", "/steps/0/action/side", Some(json!("both")), true),
+        ("an unknown protocol", "/steps/6/action/rule/protocol", Some(json!("sctp")), true),
+        ("a port out of range", "/steps/6/action/rule/ports", Some(json!({"range": {"from": 0, "to": 70000}})), true),
+        ("a scope without region", "/steps/0/action/scope/region", None, true),
+        ("a tag that is not a string", "/steps/9/action/tags/Name", Some(json!(true)), true),
+        ("options.prune not a boolean", "/options/prune", Some(json!("yes")), true),
+        ("a peering status without name", "/peerings/0/name", None, true),
+    ];
+    let validator = plan_validator();
+    let good = plan_file(&crate::planner_tests::mixed_plan());
+    assert!(plan_errors(&validator, &good).is_empty());
+    let mut failures = Vec::new();
+    for (what, pointer, value, serde_refuses) in broken {
+        let mut plan = good.clone();
+        let (parent, key) = pointer.rsplit_once('/').expect("a pointer");
+        let parent = plan.pointer_mut(parent).and_then(Value::as_object_mut).unwrap_or_else(|| panic!("{what}: no object at {parent}"));
+        let old = match value {
+            Some(value) => parent.insert(key.to_string(), value.clone()),
+            None => parent.remove(key),
+        };
+        assert!(old.is_some(), "{what}: nothing at {pointer} in the mixed plan");
+        if plan_errors(&validator, &plan).is_empty() {
+            failures.push(format!("the plan schema accepts {what}"));
+        }
+        if *serde_refuses && serde_json::from_value::<crate::plan::Plan>(plan).is_ok() {
+            failures.push(format!("serde reads {what}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The derive follows serde: fields serde may leave out are not required,
+/// actions are tagged by `type` in snake_case, enums use serde's names.
+#[test]
+fn plan_schema_follows_serde_attributes() {
+    let schema = plan_schema();
+    let defs = &schema["$defs"];
+    let required = |def: &Value| -> BTreeSet<String> {
+        def["required"].as_array().map(|r| r.iter().map(|k| k.as_str().expect("a key").to_string()).collect()).unwrap_or_default()
+    };
+    let set = |keys: &[&str]| keys.iter().map(|k| k.to_string()).collect::<BTreeSet<_>>();
+    assert_eq!(
+        required(&schema),
+        set(&[
+            "format_version",
+            "owner",
+            "spec_file",
+            "spec_digest",
+            "options",
+            "basis",
+            "steps",
+            "conflicts",
+            "peerings",
+            "unmanaged",
+            "summary"
+        ])
+    );
+    assert_eq!(schema["properties"]["format_version"]["const"], crate::plan::PLAN_FORMAT_VERSION);
+    assert_eq!(required(&defs["Step"]), set(&["peering", "action", "reason"]), "depends_on is skipped when empty");
+    assert_eq!(required(&defs["AwsScope"]), set(&["region"]), "profile and role_arn are skipped when unset");
+    let create = defs["Action"]["oneOf"]
+        .as_array()
+        .expect("a oneOf")
+        .iter()
+        .find(|variant| variant["properties"]["type"]["const"] == "aws_create_connection")
+        .expect("aws_create_connection");
+    assert_eq!(required(create), set(&["type", "requester", "accepter", "tags"]));
+    assert_eq!(defs["ConnectionSide"]["enum"], serde_json::json!(["requester", "accepter"]));
+    assert_eq!(defs["Protocol"]["enum"], serde_json::json!(["tcp", "udp", "icmp", "all"]));
+    // What serde writes for each of them.
+    for (value, def) in [
+        (serde_json::to_value(crate::plan::ConnectionSide::Accepter).unwrap(), "ConnectionSide"),
+        (serde_json::to_value(crate::spec::Protocol::Icmp).unwrap(), "Protocol"),
+    ] {
+        assert!(defs[def]["enum"].as_array().unwrap().contains(&value), "{def} lacks {value}");
     }
 }

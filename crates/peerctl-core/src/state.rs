@@ -126,7 +126,7 @@ pub struct SecurityGroupRule {
 }
 
 /// A protocol and port range as EC2 states them: `tcp 0-65535`, `icmp -1--1`, `-1` for all.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Permission {
     pub protocol: String,
     pub from_port: i32,
@@ -297,7 +297,7 @@ pub struct GcpPeeringEntry {
 }
 
 /// The route-exchange options of one side of a GCP peering.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GcpRouteFlags {
     pub export_custom_routes: bool,
     pub import_custom_routes: bool,

@@ -22,7 +22,7 @@ pub fn plan(spec: &Spec, state: &State) -> Result<Plan, Diagnostics> {
 }
 
 /// What a run asks for beyond the spec.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Options {
     /// Plan the deletion of peerings that carry the spec's owner but that the
     /// spec no longer names (otherwise they are only listed).
