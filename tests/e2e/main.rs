@@ -4,4 +4,5 @@
 mod aws;
 mod gcp;
 mod gitops;
+mod recipes;
 mod support;
