@@ -67,6 +67,8 @@ async fn repairs_a_side_removed_and_flags_changed_by_hand() {
     let flags = json!({"networkPeering": {"name": "team-a--byoc-gcp", "exportCustomRoutes": true}});
     sim.call(Method::PATCH, "projects/emqx-byoc/global/networks/emqxbyoc-xxxx-network/updatePeering", Some(flags)).await.expect("update");
 
+    let drift = run(&sim, &dir, &["drift", "spec.yaml"]).expect(2);
+    assert!(drift.stdout.contains("missing") && drift.stdout.contains("changed"), "{}", drift.stdout);
     let plan = run(&sim, &dir, &["plan", "--detailed-exitcode", "spec.yaml"]).expect(2);
     assert!(plan.stdout.contains("Plan: 1 to add, 1 to change, 0 to destroy."), "{}", plan.stdout);
     run(&sim, &dir, &["apply", "--auto-approve", "spec.yaml"]).expect(0);
