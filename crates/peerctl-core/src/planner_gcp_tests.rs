@@ -97,8 +97,8 @@ fn show(plan: &Plan) -> String {
 fn adds_both_entries_and_both_firewalls_on_a_fresh_pair() {
     let plan = plan_of(SPEC, &fresh());
     insta::assert_snapshot!(show(&plan), @"
-    0 + network peering team--byoc-gcp on projects/emq-x-cloud/global/networks/emqxbyoc-xxxx-network -> projects/other-project/global/networks/cloud-test-1 (export_custom_routes=false import_custom_routes=false export_subnet_routes_with_public_ip=true import_subnet_routes_with_public_ip=false)
-    1 + network peering team--byoc-gcp on projects/other-project/global/networks/cloud-test-1 -> projects/emq-x-cloud/global/networks/emqxbyoc-xxxx-network (export_custom_routes=false import_custom_routes=false export_subnet_routes_with_public_ip=false import_subnet_routes_with_public_ip=true)
+    0 + network peering team--byoc-gcp on projects/emq-x-cloud/global/networks/emqxbyoc-xxxx-network -> projects/other-project/global/networks/cloud-test-1 (export_subnet_routes_with_public_ip)
+    1 + network peering team--byoc-gcp on projects/other-project/global/networks/cloud-test-1 -> projects/emq-x-cloud/global/networks/emqxbyoc-xxxx-network (import_subnet_routes_with_public_ip)
     2 + firewall peerctl-team--byoc-gcp-a on projects/emq-x-cloud/global/networks/emqxbyoc-xxxx-network ingress allow tcp all ports from 10.8.0.0/20
     3 + firewall peerctl-team--byoc-gcp-b on projects/other-project/global/networks/cloud-test-1 ingress allow tcp all ports from 10.0.0.0/20
     ");
@@ -118,7 +118,7 @@ fn repairs_one_side_removed_by_hand() {
     state.gcp[1].networks[0].peerings.clear();
     state.gcp[0].networks[0].peerings[0].state = "INACTIVE".into();
     let plan = plan_of(SPEC, &state);
-    insta::assert_snapshot!(show(&plan), @"0 + network peering team--byoc-gcp on projects/other-project/global/networks/cloud-test-1 -> projects/emq-x-cloud/global/networks/emqxbyoc-xxxx-network (export_custom_routes=false import_custom_routes=false export_subnet_routes_with_public_ip=false import_subnet_routes_with_public_ip=true)");
+    insta::assert_snapshot!(show(&plan), @"0 + network peering team--byoc-gcp on projects/other-project/global/networks/cloud-test-1 -> projects/emq-x-cloud/global/networks/emqxbyoc-xxxx-network (import_subnet_routes_with_public_ip)");
     assert_eq!(plan.peerings[0].status.as_deref(), Some("inactive / missing"));
 }
 
@@ -127,7 +127,7 @@ fn updates_flags_changed_by_hand_on_either_side() {
     let mut state = converged();
     state.gcp[1].networks[0].peerings[0].flags.import_custom_routes = true;
     let plan = plan_of(SPEC, &state);
-    insta::assert_snapshot!(show(&plan), @"0 ~ network peering team--byoc-gcp on projects/other-project/global/networks/cloud-test-1: export_custom_routes=false import_custom_routes=false export_subnet_routes_with_public_ip=false import_subnet_routes_with_public_ip=true");
+    insta::assert_snapshot!(show(&plan), @"0 ~ network peering team--byoc-gcp on projects/other-project/global/networks/cloud-test-1: flags now import_subnet_routes_with_public_ip");
     let Action::GcpUpdatePeering { flags, .. } = &plan.steps[0].action else { panic!("{}", show(&plan)) };
     assert_eq!(*flags, default_flags().mirrored());
 }
@@ -160,7 +160,7 @@ fn a_foreign_entry_to_the_same_peer_is_a_conflict() {
     state.gcp[0].networks[0].peerings.push(GcpPeeringEntry { name: "by-hand".into(), ..entry(services(), default_flags()) });
     let plan = plan_of(SPEC, &state);
     insta::assert_snapshot!(show(&plan), @"
-    0 + network peering team--byoc-gcp on projects/other-project/global/networks/cloud-test-1 -> projects/emq-x-cloud/global/networks/emqxbyoc-xxxx-network (export_custom_routes=false import_custom_routes=false export_subnet_routes_with_public_ip=false import_subnet_routes_with_public_ip=true)
+    0 + network peering team--byoc-gcp on projects/other-project/global/networks/cloud-test-1 -> projects/emq-x-cloud/global/networks/emqxbyoc-xxxx-network (import_subnet_routes_with_public_ip)
     1 + firewall peerctl-team--byoc-gcp-a on projects/emq-x-cloud/global/networks/emqxbyoc-xxxx-network ingress allow tcp all ports from 10.8.0.0/20
     2 + firewall peerctl-team--byoc-gcp-b on projects/other-project/global/networks/cloud-test-1 ingress allow tcp all ports from 10.0.0.0/20
     ! projects/emq-x-cloud/global/networks/emqxbyoc-xxxx-network already peers with projects/other-project/global/networks/cloud-test-1 through `by-hand`, which this peering does not own
@@ -174,7 +174,7 @@ fn an_entry_of_ours_pointing_elsewhere_is_removed_then_re_added() {
     let plan = plan_of(SPEC, &state);
     insta::assert_snapshot!(show(&plan), @"
     0 - network peering team--byoc-gcp on projects/emq-x-cloud/global/networks/emqxbyoc-xxxx-network -> projects/other-project/global/networks/old-network
-    1 + network peering team--byoc-gcp on projects/emq-x-cloud/global/networks/emqxbyoc-xxxx-network -> projects/other-project/global/networks/cloud-test-1 (export_custom_routes=false import_custom_routes=false export_subnet_routes_with_public_ip=true import_subnet_routes_with_public_ip=false)
+    1 + network peering team--byoc-gcp on projects/emq-x-cloud/global/networks/emqxbyoc-xxxx-network -> projects/other-project/global/networks/cloud-test-1 (export_subnet_routes_with_public_ip)
     ");
     assert_eq!(plan.steps[1].depends_on, vec![0]);
 }

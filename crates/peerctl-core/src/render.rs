@@ -138,11 +138,16 @@ pub fn describe(action: &Action) -> String {
 }
 
 fn describe_gcp(action: &Action) -> String {
+    // The flags that are on; the others are off.
     let flags = |f: &GcpRouteFlags| {
-        format!(
-            "export_custom_routes={} import_custom_routes={} export_subnet_routes_with_public_ip={} import_subnet_routes_with_public_ip={}",
-            f.export_custom_routes, f.import_custom_routes, f.export_subnet_routes_with_public_ip, f.import_subnet_routes_with_public_ip
-        )
+        let all = [
+            ("export_custom_routes", f.export_custom_routes),
+            ("import_custom_routes", f.import_custom_routes),
+            ("export_subnet_routes_with_public_ip", f.export_subnet_routes_with_public_ip),
+            ("import_subnet_routes_with_public_ip", f.import_subnet_routes_with_public_ip),
+        ];
+        let on: Vec<&str> = all.iter().filter(|(_, on)| *on).map(|(name, _)| *name).collect();
+        if on.is_empty() { "no route flags".to_string() } else { on.join(", ") }
     };
     let firewall = |f: &GcpFirewallSpec| {
         let allowed: Vec<String> = f.allowed.iter().map(ToString::to_string).collect();
@@ -151,7 +156,7 @@ fn describe_gcp(action: &Action) -> String {
     };
     match action {
         Action::GcpAddPeering { network, peer, name, flags: f } => format!("network peering {name} on {network} -> {peer} ({})", flags(f)),
-        Action::GcpUpdatePeering { network, name, flags: f, .. } => format!("network peering {name} on {network}: {}", flags(f)),
+        Action::GcpUpdatePeering { network, name, flags: f, .. } => format!("network peering {name} on {network}: flags now {}", flags(f)),
         Action::GcpRemovePeering { network, peer, name } => format!("network peering {name} on {network} -> {peer}"),
         Action::GcpInsertFirewall { firewall: f } | Action::GcpUpdateFirewall { firewall: f } => firewall(f),
         Action::GcpDeleteFirewall { project, name } => format!("firewall {name} in project {project}"),
