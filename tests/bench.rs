@@ -31,6 +31,8 @@ fn measure(cloud: &dyn Cloud, dir: &Path, args: &[&str]) -> Measure {
         command.env(key, value);
     }
     let start = Instant::now();
+    // Reaped below by wait4, which also reports the child's peak memory.
+    #[allow(clippy::zombie_processes)]
     let child = command.spawn().expect("peerctl");
     let pid = i32::try_from(child.id()).expect("pid");
     let mut status = 0;

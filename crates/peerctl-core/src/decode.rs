@@ -61,10 +61,10 @@ struct Defaults {
 fn decode_spec(file: &str, root: &Node, diags: &mut Diagnostics) -> Option<Spec> {
     let mut fields = Fields::new(root, "the spec", keys::SPEC, diags)?;
     let top = Loc::new(1, 1);
-    if let Some(version) = fields.require("version", "add `version: 1` at the top", diags, top) {
-        if version.value != Value::Int(i64::from(SPEC_VERSION)) {
-            diags.error_with_hint(version.loc, "unsupported spec version", "this peerctl reads `version: 1`");
-        }
+    if let Some(version) = fields.require("version", "add `version: 1` at the top", diags, top)
+        && version.value != Value::Int(i64::from(SPEC_VERSION))
+    {
+        diags.error_with_hint(version.loc, "unsupported spec version", "this peerctl reads `version: 1`");
     }
     let owner_node = fields.require("owner", "add `owner: NAME`: it scopes what peerctl may change (e.g. `owner: byoc-prod`)", diags, top);
     let owner = owner_node.and_then(|node| name_of(node, "owner", diags));
@@ -90,19 +90,19 @@ fn decode_spec(file: &str, root: &Node, diags: &mut Diagnostics) -> Option<Spec>
 
 fn decode_defaults(fields: &mut Fields, diags: &mut Diagnostics) -> Defaults {
     let mut defaults = Defaults::default();
-    if let Some(node) = fields.get("aws") {
-        if let Some(mut aws) = Fields::new(node, "`aws` defaults", keys::AWS_DEFAULTS, diags) {
-            defaults.aws_region = aws.get("region").and_then(|n| region_of(n, diags));
-            defaults.aws_profile = aws.get("profile").and_then(|n| non_empty(n, "`profile`", diags));
-            defaults.aws_role_arn = aws.get("role_arn").and_then(|n| role_arn_of(n, diags));
-            aws.finish(diags);
-        }
+    if let Some(node) = fields.get("aws")
+        && let Some(mut aws) = Fields::new(node, "`aws` defaults", keys::AWS_DEFAULTS, diags)
+    {
+        defaults.aws_region = aws.get("region").and_then(|n| region_of(n, diags));
+        defaults.aws_profile = aws.get("profile").and_then(|n| non_empty(n, "`profile`", diags));
+        defaults.aws_role_arn = aws.get("role_arn").and_then(|n| role_arn_of(n, diags));
+        aws.finish(diags);
     }
-    if let Some(node) = fields.get("gcp") {
-        if let Some(mut gcp) = Fields::new(node, "`gcp` defaults", keys::GCP_DEFAULTS, diags) {
-            defaults.gcp_project = gcp.get("project").and_then(|n| project_of(n, diags));
-            gcp.finish(diags);
-        }
+    if let Some(node) = fields.get("gcp")
+        && let Some(mut gcp) = Fields::new(node, "`gcp` defaults", keys::GCP_DEFAULTS, diags)
+    {
+        defaults.gcp_project = gcp.get("project").and_then(|n| project_of(n, diags));
+        gcp.finish(diags);
     }
     defaults
 }
@@ -112,14 +112,14 @@ fn decode_peering(node: &Node, defaults: &Defaults, names: &mut BTreeMap<String,
     let mut fields = Fields::new(node, "a peering", keys::PEERING, diags)?;
     let name_node = fields.require("name", "give every peering a unique `name:` (lowercase, digits, dashes)", diags, node.loc);
     let name = name_node.and_then(|n| name_of(n, "a peering `name`", diags));
-    if let (Some(name), Some(at)) = (&name, name_node) {
-        if let Some(first) = names.insert(name.clone(), at.loc) {
-            diags.error_with_hint(
-                at.loc,
-                format!("peering name `{name}` is used twice"),
-                format!("names must be unique; the first is at line {}", first.line),
-            );
-        }
+    if let (Some(name), Some(at)) = (&name, name_node)
+        && let Some(first) = names.insert(name.clone(), at.loc)
+    {
+        diags.error_with_hint(
+            at.loc,
+            format!("peering name `{name}` is used twice"),
+            format!("names must be unique; the first is at line {}", first.line),
+        );
     }
     let what = format!("peering `{}`", name.as_deref().unwrap_or("?"));
     let absent = fields.get("absent").and_then(|n| bool_of(n, "`absent`", diags)).unwrap_or(false);
@@ -199,10 +199,10 @@ fn decode_side(node: &Node, what: &str, defaults: &Defaults, diags: &mut Diagnos
 
 /// `all`, or a list of ids and `{name: …}` selectors.
 fn selection_of(node: &Node, prefix: &str, diags: &mut Diagnostics) -> Option<Selection> {
-    if let Value::Str(s) = &node.value {
-        if s == "all" {
-            return Some(Selection::All);
-        }
+    if let Value::Str(s) = &node.value
+        && s == "all"
+    {
+        return Some(Selection::All);
     }
     let items = match &node.value {
         Value::Seq(items) => items,

@@ -81,7 +81,7 @@ impl Diagnostics {
         if self.items.is_empty() {
             Ok(value)
         } else {
-            self.items.sort_by(|a, b| a.loc.cmp(&b.loc));
+            self.items.sort_by_key(|a| a.loc);
             self.items.dedup();
             Err(self)
         }

@@ -342,11 +342,11 @@ impl Action {
 
     /// Replaces references to connections created earlier in this run by their ids.
     pub fn resolve(&mut self, created: &BTreeMap<usize, String>) -> Result<(), usize> {
-        if let Some(connection) = self.connection_mut() {
-            if let ConnectionRef::CreatedByStep(step) = connection {
-                let id = created.get(step).ok_or(*step)?;
-                *connection = ConnectionRef::Id(id.clone());
-            }
+        if let Some(connection) = self.connection_mut()
+            && let ConnectionRef::CreatedByStep(step) = connection
+        {
+            let id = created.get(step).ok_or(*step)?;
+            *connection = ConnectionRef::Id(id.clone());
         }
         Ok(())
     }

@@ -31,6 +31,8 @@ pub struct Peering {
     pub cloud: CloudPeering,
 }
 
+// A spec holds tens to thousands of these: boxing the larger variant saves nothing worth the noise.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CloudPeering {
     Aws(AwsPeering),

@@ -50,18 +50,20 @@ impl Clouds {
         if out.verbose == 0 {
             return;
         }
-        let is_aws_read = |op: &str| op.starts_with("Describe");
-        let is_gcp_read = |op: &str| [".list", ".aggregatedList", ".get", ".wait"].iter().any(|s| op.ends_with(s));
-        let clouds: [(&str, Option<BTreeMap<&str, u64>>, &dyn Fn(&str) -> bool); 2] =
-            [("aws", self.aws.as_ref().map(|p| p.calls()), &is_aws_read), ("gcp", self.gcp.as_ref().map(|p| p.calls()), &is_gcp_read)];
-        for (cloud, calls, is_read) in clouds {
-            let Some(calls) = calls else { continue };
-            let total: u64 = calls.values().sum();
-            let reads: u64 = calls.iter().filter(|(op, _)| is_read(op)).map(|(_, n)| n).sum();
-            let detail: Vec<String> = calls.iter().map(|(op, n)| format!("{op}={n}")).collect();
-            out.progress(&format!("{cloud} api calls: {total} ({reads} reads, {} writes): {}", total - reads, detail.join(" ")));
+        if let Some(aws) = &self.aws {
+            report_cloud("aws", &aws.calls(), |op| op.starts_with("Describe"), out);
+        }
+        if let Some(gcp) = &self.gcp {
+            report_cloud("gcp", &gcp.calls(), |op| [".list", ".aggregatedList", ".get", ".wait"].iter().any(|s| op.ends_with(s)), out);
         }
     }
+}
+
+fn report_cloud(cloud: &str, calls: &BTreeMap<&str, u64>, is_read: impl Fn(&str) -> bool, out: &Output) {
+    let total: u64 = calls.values().sum();
+    let reads: u64 = calls.iter().filter(|(op, _)| is_read(op)).map(|(_, n)| n).sum();
+    let detail: Vec<String> = calls.iter().map(|(op, n)| format!("{op}={n}")).collect();
+    out.progress(&format!("{cloud} api calls: {total} ({reads} reads, {} writes): {}", total - reads, detail.join(" ")));
 }
 
 fn load(path: &Path, out: &Output) -> Option<Spec> {
