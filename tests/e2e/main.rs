@@ -5,4 +5,5 @@ mod aws;
 mod gcp;
 mod gitops;
 mod recipes;
+mod security;
 mod support;
