@@ -1,7 +1,8 @@
 //! Carrying out GCP actions. Each mutation carries a request id, the same for
 //! the engine's retries of one step, so a retry never does the work twice;
-//! each waits for its operation. "Already there" answers count as success
-//! only after reading the object back and finding it as the plan wants it.
+//! each waits for its operation. A failure counts as success only after
+//! reading the object back and finding it as the plan wants it ("already
+//! there", "already gone"); when that read fails too, the first error stands.
 
 use crate::GcpProvider;
 use crate::observe::{allowed, firewall, network_ref, route_flags};
@@ -40,7 +41,7 @@ async fn run(provider: &GcpProvider, action: &Action, id: &str) -> Result<Outcom
             let added =
                 provider.mutate("networks.addPeering", Method::POST, &format!("{}/addPeering", path(network)), id, Some(&body)).await;
             match added {
-                Err(error) if !error.is_retryable() && entry_is(provider, network, name, peer, flags).await? => {}
+                Err(error) if !error.is_retryable() && entry_is(provider, network, name, peer, flags).await.unwrap_or(false) => {}
                 other => other?,
             }
         }
@@ -50,7 +51,7 @@ async fn run(provider: &GcpProvider, action: &Action, id: &str) -> Result<Outcom
                 .mutate("networks.updatePeering", Method::PATCH, &format!("{}/updatePeering", path(network)), id, Some(&body))
                 .await;
             match updated {
-                Err(error) if !error.is_retryable() && entry_is(provider, network, name, peer, flags).await? => {}
+                Err(error) if !error.is_retryable() && entry_is(provider, network, name, peer, flags).await.unwrap_or(false) => {}
                 other => other?,
             }
         }
@@ -59,7 +60,7 @@ async fn run(provider: &GcpProvider, action: &Action, id: &str) -> Result<Outcom
             let removed =
                 provider.mutate("networks.removePeering", Method::POST, &format!("{}/removePeering", path(network)), id, Some(&body)).await;
             match removed {
-                Err(error) if !error.is_retryable() && entry(provider, network, name).await?.is_none() => {}
+                Err(error) if !error.is_retryable() && entry(provider, network, name).await.is_ok_and(|e| e.is_none()) => {}
                 other => other?,
             }
         }
@@ -141,6 +142,9 @@ fn firewall_body(spec: &GcpFirewallSpec) -> Value {
 /// The entry named `name` on `network`, read back.
 async fn entry(provider: &GcpProvider, network: &GcpNetwork, name: &str) -> Result<Option<Value>, ProviderError> {
     let current = provider.get("networks.get", &path(network)).await?;
+    if current.get("name").and_then(Value::as_str) != Some(network.name.as_str()) {
+        return Err(ProviderError::Other(format!("networks.get: unreadable answer for {network}: {current}")));
+    }
     let entries = current.get("peerings").and_then(Value::as_array).cloned().unwrap_or_default();
     Ok(entries.into_iter().find(|p| p.get("name").and_then(Value::as_str) == Some(name)))
 }

@@ -311,3 +311,33 @@ async fn a_busy_network_answers_throttled_which_the_engine_retries() {
     assert_eq!(a, Ok(peerctl_engine::Outcome::Done));
     assert!(matches!(&b, Err(ProviderError::Throttled(text)) if text.contains("peering operation in progress")), "{b:?}");
 }
+
+/// A Compute endpoint that answers every call with `body` and status 200.
+async fn answering(body: &'static str) -> String {
+    let app = axum::Router::new().fallback(move || async move { ([("content-type", "application/json")], body) });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}/compute/v1/")
+}
+
+#[tokio::test]
+async fn bad_answers_are_clear_errors_not_panics() {
+    let cases = [
+        ("<html>Service Unavailable</html>", "unreadable answer"),
+        (r#"{"items": [{"name": "n", "peerings": [{"name": "p", "state": "ACTIVE"}]}]}"#, "unreadable peering"),
+        (r#"{"items": [{"name": "s", "network": "projects/p/global/networks/n"}]}"#, "unreadable"),
+    ];
+    for (body, expected) in cases {
+        let provider = GcpProvider::new(&answering(body).await, Credentials::static_token("t"));
+        let error = provider.observe(&spec(PAIR)).await.unwrap_err();
+        assert!(matches!(&error, ProviderError::Other(text) if text.contains(expected)), "{body}: {error:?}");
+    }
+    let provider = GcpProvider::new(&answering(r#"{"kind": "compute#operation", "status": "DONE"}"#).await, Credentials::static_token("t"));
+    let remove = Action::GcpRemovePeering { network: net("a-project", "a"), peer: net("b-project", "b"), name: "x".into() };
+    assert_eq!(provider.execute(&remove).await, Ok(peerctl_engine::Outcome::Done), "a DONE operation without error is success");
+    let provider =
+        GcpProvider::new(&answering(r#"{"kind": "compute#operation", "status": "WHATEVER"}"#).await, Credentials::static_token("t"));
+    let error = provider.execute(&remove).await.unwrap_err();
+    assert!(matches!(&error, ProviderError::Other(text) if text.contains("without a selfLink")), "{error:?}");
+}
