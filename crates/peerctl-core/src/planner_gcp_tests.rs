@@ -325,3 +325,15 @@ fn a_foreign_rule_with_peerctls_name_is_a_conflict_not_overwritten() {
     assert_eq!(plan.conflicts.len(), 1);
     assert!(plan.conflicts[0].message.contains("has peerctl's name but is not this peering's"), "{}", plan.conflicts[0].message);
 }
+
+/// A rule from `0.0.0.0/0` could only come from a peer range of `/0`, which
+/// overlaps every range: the overlap check refuses it before any rule is planned.
+#[test]
+fn never_opens_ports_to_the_whole_address_space() {
+    let mut state = fresh();
+    state.gcp[1].subnetworks[0].ranges = vec!["0.0.0.0/0".parse().expect("cidr")];
+    state.gcp[0].subnetworks[0].ranges = vec!["10.0.0.0/20".parse().expect("cidr")];
+    let spec = crate::load("spec.yaml", SPEC).expect("valid spec");
+    let error = plan(&spec, &state).expect_err("refused").to_string();
+    assert!(error.contains("overlaps") && error.contains("(0.0.0.0/0)"), "{error}");
+}
