@@ -198,6 +198,12 @@ async fn a_saved_plan_applies_exactly_and_is_refused_once_stale() {
     let edited = run(&sim, &dir, &["apply", "plan.json"]).expect(1);
     assert!(edited.stderr.contains("plan is stale: spec.yaml changed since the plan was made"), "{}", edited.stderr);
 
+    // Applied from another directory, where the recorded spec path means nothing.
+    std::fs::create_dir_all(dir.path.join("elsewhere")).expect("dir");
+    let moved = peerctl_e2e::peerctl(&sim, &dir.path.join("elsewhere"), &["apply", "../plan.json"]);
+    let stderr = String::from_utf8_lossy(&moved.stderr);
+    assert!(stderr.contains("the plan was made from spec.yaml, which cannot be read from here"), "{stderr}");
+
     // A plan file that is not one.
     dir.write("bogus.json", "{\"steps\": 3}");
     let bogus = run(&sim, &dir, &["apply", "bogus.json"]).expect(1);

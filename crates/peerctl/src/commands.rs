@@ -251,6 +251,13 @@ async fn apply_saved(path: &Path, text: &str, parallelism: usize, out: &Output) 
         return Exit::Error;
     }
     let rerun = format!("run `peerctl plan {} --out {}` again, review it, then apply it", saved.spec_file, path.display());
+    if let Err(error) = std::fs::metadata(&saved.spec_file) {
+        out.error(
+            &format!("the plan was made from {}, which cannot be read from here: {error}", saved.spec_file),
+            Some("run apply in the directory where the plan was made (the spec path is recorded as it was given)"),
+        );
+        return Exit::Error;
+    }
     let Some(spec) = load(Path::new(&saved.spec_file), out) else {
         return Exit::Error;
     };
