@@ -99,6 +99,14 @@ peerings:
     let drifted = run(&moto, &dir, &["drift", "spec.yaml"]).expect(2);
     assert!(drifted.stdout.contains("foreign conflict") && drifted.stdout.contains("10.20.0.0/16"), "{}", drifted.stdout);
     assert!(drifted.stdout.contains(&igw), "{}", drifted.stdout);
+
+    // By hand, on the other side: the peering connection is deleted.
+    let pcx = connections(&ec2).await.expect("connections").into_iter().find(|c| c.1 == "active").expect("active connection").0;
+    ec2.delete_vpc_peering_connection().vpc_peering_connection_id(&pcx).send().await.expect("delete");
+    let report = json_of(&run(&moto, &dir, &["drift", "--format", "json", "spec.yaml"]).expect(2).stdout);
+    assert_eq!(report["peerings"][0]["status"], json!(null), "no live connection: {report}");
+    let missing = report["drift"].as_array().expect("drift").iter().find(|d| d["kind"] == "missing").expect("a missing object");
+    assert!(missing["object"].as_str().unwrap_or_default().starts_with("peering connection"), "{report}");
 }
 
 fn hub_spec(owner: &str, spokes: &[u8]) -> String {
