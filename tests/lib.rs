@@ -152,6 +152,14 @@ pub async fn create_vpc(ec2: &Client, name: &str, cidr: &str) -> Result<TestVpc>
     Ok(TestVpc { id, route_table, security_group })
 }
 
+/// A new internet gateway attached to `vpc`: a target for routes peerctl does not own.
+pub async fn internet_gateway(ec2: &Client, vpc: &str) -> Result<String> {
+    let created = ec2.create_internet_gateway().send().await?;
+    let igw = created.internet_gateway().and_then(|g| g.internet_gateway_id()).ok_or("no gateway id")?.to_string();
+    ec2.attach_internet_gateway().internet_gateway_id(&igw).vpc_id(vpc).send().await?;
+    Ok(igw)
+}
+
 /// Routes of a table as (destination, target).
 pub async fn routes(ec2: &Client, table: &str) -> Result<Vec<(String, String)>> {
     let out = ec2.describe_route_tables().route_table_ids(table).send().await?;

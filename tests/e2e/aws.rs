@@ -179,16 +179,7 @@ async fn absent_removes_what_peerctl_added_and_nothing_else() {
     let ec2 = moto.ec2("us-east-1", None).await;
     let byoc = create_vpc(&ec2, "emqxbyoc-1234", "10.10.0.0/16").await.expect("byoc");
     let services = create_vpc(&ec2, "services", "10.20.0.0/16").await.expect("services");
-    let igw = ec2
-        .create_internet_gateway()
-        .send()
-        .await
-        .expect("igw")
-        .internet_gateway()
-        .and_then(|g| g.internet_gateway_id())
-        .unwrap_or_default()
-        .to_string();
-    ec2.attach_internet_gateway().internet_gateway_id(&igw).vpc_id(&byoc.id).send().await.expect("attach");
+    let igw = internet_gateway(&ec2, &byoc.id).await.expect("igw");
     ec2.create_route()
         .route_table_id(&byoc.route_table)
         .destination_cidr_block("0.0.0.0/0")
@@ -255,16 +246,7 @@ async fn refuses_a_conflicting_foreign_route_with_nothing_changed() {
     let ec2 = moto.ec2("us-east-1", None).await;
     let byoc = create_vpc(&ec2, "emqxbyoc-1234", "10.10.0.0/16").await.expect("byoc");
     create_vpc(&ec2, "services", "10.20.0.0/16").await.expect("services");
-    let igw = ec2
-        .create_internet_gateway()
-        .send()
-        .await
-        .expect("igw")
-        .internet_gateway()
-        .and_then(|g| g.internet_gateway_id())
-        .unwrap_or_default()
-        .to_string();
-    ec2.attach_internet_gateway().internet_gateway_id(&igw).vpc_id(&byoc.id).send().await.expect("attach");
+    let igw = internet_gateway(&ec2, &byoc.id).await.expect("igw");
     ec2.create_route()
         .route_table_id(&byoc.route_table)
         .destination_cidr_block("10.20.0.0/16")

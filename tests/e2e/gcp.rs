@@ -1,29 +1,10 @@
 //! GCP end to end: peerctl against the `gcp-compute-sim` binary, with
 //! networks made through its REST API as a user's infrastructure code would.
 
-use crate::support::{Workdir, run};
+use crate::support::{GCP_PAIR as PAIR, Workdir, gcp_pair_world as pair_world, run};
 use peerctl_e2e::*;
 use reqwest::Method;
 use serde_json::json;
-
-/// The guide's GCP pair: the BYOC network and the user's network in another project.
-const PAIR: &str = "version: 1
-owner: team-a
-gcp: {project: emqx-byoc}
-peerings:
-  - name: byoc-gcp
-    gcp:
-      network: emqxbyoc-xxxx-network
-      peer_network: projects/services-project/global/networks/cloud-test-1
-      allow: [{protocol: tcp, ports: all}]
-";
-
-async fn pair_world(args: &[&str]) -> Sim {
-    let sim = Sim::start(args).expect("simulator");
-    sim.network("emqx-byoc", "emqxbyoc-xxxx-network", &["10.10.0.0/20"]).await.expect("byoc network");
-    sim.network("services-project", "cloud-test-1", &["10.20.0.0/20", "10.21.0.0/24"]).await.expect("services network");
-    sim
-}
 
 fn active(entries: &[(String, String, String)], peer: &str) -> bool {
     entries.len() == 1 && entries[0].0 == "team-a--byoc-gcp" && entries[0].1.ends_with(peer) && entries[0].2 == "ACTIVE"

@@ -1,27 +1,10 @@
 //! Pipelines: scheduled drift checks (exit codes, JSON report, metrics file),
 //! saved plans, pruning and targeting, against moto and the simulator.
 
-use crate::support::{Workdir, run};
+use crate::support::{GCP_PAIR, Workdir, gcp_pair_world, run};
 use peerctl_e2e::*;
 use reqwest::Method;
 use serde_json::{Value, json};
-
-const GCP_PAIR: &str = "version: 1
-owner: team-a
-gcp: {project: emqx-byoc}
-peerings:
-  - name: byoc-gcp
-    gcp:
-      network: emqxbyoc-xxxx-network
-      peer_network: projects/services-project/global/networks/cloud-test-1
-";
-
-async fn gcp_world() -> Sim {
-    let sim = Sim::start(&[]).expect("simulator");
-    sim.network("emqx-byoc", "emqxbyoc-xxxx-network", &["10.10.0.0/20"]).await.expect("byoc network");
-    sim.network("services-project", "cloud-test-1", &["10.20.0.0/20"]).await.expect("services network");
-    sim
-}
 
 fn json_of(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"))
@@ -29,7 +12,7 @@ fn json_of(text: &str) -> Value {
 
 #[tokio::test]
 async fn drift_exits_0_in_sync_2_on_drift_1_on_error_and_writes_metrics() {
-    let sim = gcp_world().await;
+    let sim = gcp_pair_world(&[]).await;
     let dir = Workdir::new("drift");
     dir.write("spec.yaml", GCP_PAIR);
     run(&sim, &dir, &["apply", "--auto-approve", "spec.yaml"]).expect(0);
@@ -85,9 +68,7 @@ peerings:
     run(&moto, &dir, &["drift", "spec.yaml"]).expect(0);
 
     // By hand: the route to the services range now goes to an internet gateway.
-    let igw = ec2.create_internet_gateway().send().await.expect("igw");
-    let igw = igw.internet_gateway().and_then(|g| g.internet_gateway_id()).unwrap_or_default().to_string();
-    ec2.attach_internet_gateway().internet_gateway_id(&igw).vpc_id(&byoc.id).send().await.expect("attach");
+    let igw = internet_gateway(&ec2, &byoc.id).await.expect("igw");
     ec2.replace_route()
         .route_table_id(&byoc.route_table)
         .destination_cidr_block("10.20.0.0/16")
@@ -173,7 +154,7 @@ async fn target_plans_and_applies_only_the_named_peerings() {
 
 #[tokio::test]
 async fn a_saved_plan_applies_exactly_and_is_refused_once_stale() {
-    let sim = gcp_world().await;
+    let sim = gcp_pair_world(&[]).await;
     let dir = Workdir::new("saved");
     dir.write("spec.yaml", GCP_PAIR);
 

@@ -1,6 +1,6 @@
 //! What every end-to-end test needs: a spec file on disk, peerctl's output.
 
-use peerctl_e2e::{Cloud, peerctl};
+use peerctl_e2e::{Cloud, Sim, peerctl};
 use std::path::PathBuf;
 use std::process::Output;
 
@@ -66,4 +66,24 @@ impl Run {
 
 pub fn run(cloud: &dyn Cloud, dir: &Workdir, args: &[&str]) -> Run {
     Run::from(peerctl(cloud, &dir.path, args))
+}
+
+/// The guide's GCP pair: the BYOC network and the user's network in another project.
+pub const GCP_PAIR: &str = "version: 1
+owner: team-a
+gcp: {project: emqx-byoc}
+peerings:
+  - name: byoc-gcp
+    gcp:
+      network: emqxbyoc-xxxx-network
+      peer_network: projects/services-project/global/networks/cloud-test-1
+      allow: [{protocol: tcp, ports: all}]
+";
+
+/// A simulator (started with `args`) holding `GCP_PAIR`'s two networks.
+pub async fn gcp_pair_world(args: &[&str]) -> Sim {
+    let sim = Sim::start(args).expect("simulator");
+    sim.network("emqx-byoc", "emqxbyoc-xxxx-network", &["10.10.0.0/20"]).await.expect("byoc network");
+    sim.network("services-project", "cloud-test-1", &["10.20.0.0/20", "10.21.0.0/24"]).await.expect("services network");
+    sim
 }

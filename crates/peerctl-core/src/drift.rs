@@ -106,10 +106,9 @@ pub fn report(plan: &Plan) -> Report {
         .collect();
     for unmanaged in &plan.unmanaged {
         if peerings.iter().all(|p| p.name != unmanaged.peering) {
-            let cloud = if unmanaged.connection.starts_with("pcx-") { "aws" } else { "gcp" };
             peerings.push(PeeringDrift {
                 name: unmanaged.peering.clone(),
-                cloud: cloud.to_string(),
+                cloud: unmanaged.cloud.clone(),
                 status: Some(unmanaged.status.clone()),
                 absent: false,
                 drifted: count(&unmanaged.peering),
@@ -222,7 +221,7 @@ mod tests {
             }],
             conflicts: vec![Conflict { peering: "a".into(), message: "a route by hand".into() }],
             peerings: vec![status("a", Some("inactive / missing")), status("b", Some("active"))],
-            unmanaged: vec![Unmanaged { peering: "old".into(), connection: "pcx-1".into(), status: "active".into() }],
+            unmanaged: vec![Unmanaged { peering: "old".into(), cloud: "aws".into(), connection: "pcx-1".into(), status: "active".into() }],
         }
     }
 

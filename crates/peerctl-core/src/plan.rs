@@ -94,6 +94,9 @@ pub struct PeeringStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Unmanaged {
     pub peering: String,
+    /// `aws` or `gcp`.
+    #[serde(default)]
+    pub cloud: String,
     pub connection: String,
     pub status: String,
 }

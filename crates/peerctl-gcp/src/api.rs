@@ -113,7 +113,7 @@ impl GcpProvider {
         if result.is_err() {
             // The operation ran and failed: sending this id again would only
             // return the same failed operation, so a retry needs a new one.
-            self.spent_ids.lock().unwrap_or_else(|e| e.into_inner()).insert(request_id.to_string());
+            self.request_ids.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, id| id != request_id);
         }
         result
     }

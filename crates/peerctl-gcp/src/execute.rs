@@ -25,10 +25,10 @@ pub(crate) async fn execute(provider: &GcpProvider, action: &Action) -> Result<O
         .or_insert_with(|| request_id(&provider.run_id, &key))
         .clone();
     let result = run(provider, action, &id).await;
-    // Only a retry may reuse the id, and only if no operation ran with it:
-    // once the action is settled, the same action later in this run is new work.
-    let spent = provider.spent_ids.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
-    if spent || !result.as_ref().is_err_and(ProviderError::is_retryable) {
+    // Only a retry may reuse the id (`mutate` drops it once an operation ran
+    // with it and failed): once the action is settled, the same action later
+    // in this run is new work.
+    if !result.as_ref().is_err_and(ProviderError::is_retryable) {
         provider.request_ids.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
     }
     result

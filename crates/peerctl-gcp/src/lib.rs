@@ -37,8 +37,6 @@ pub struct GcpProvider {
     calls: Mutex<BTreeMap<&'static str, u64>>,
     /// The request id of each action being tried, kept across the engine's retries.
     request_ids: Mutex<BTreeMap<String, String>>,
-    /// Request ids whose operation ran and failed: never sent again.
-    spent_ids: Mutex<std::collections::BTreeSet<String>>,
     /// `maxResults` of list calls (the API's maximum is 500).
     page_size: u32,
 }
@@ -64,7 +62,6 @@ impl GcpProvider {
             run_id,
             calls: Mutex::default(),
             request_ids: Mutex::default(),
-            spent_ids: Mutex::default(),
             page_size: 500,
         }
     }

@@ -43,11 +43,7 @@ async fn observe_project(provider: &GcpProvider, project: &str) -> Result<GcpPro
         networks: networks.iter().map(network).collect::<Result<_, _>>()?,
         subnetworks: subnetworks.iter().map(subnetwork).collect::<Result<_, _>>()?,
         // The filter only saves bandwidth: check the prefix here too.
-        firewalls: firewalls
-            .iter()
-            .map(firewall)
-            .filter(|f| f.as_ref().map_or(true, |f| f.name.starts_with(FIREWALL_PREFIX)))
-            .collect::<Result<_, _>>()?,
+        firewalls: firewalls.iter().filter(|f| text(f, "name").starts_with(FIREWALL_PREFIX)).map(firewall).collect::<Result<_, _>>()?,
     })
 }
 

@@ -75,7 +75,12 @@ fn load(path: &Path, out: &Output) -> Option<Spec> {
             return None;
         }
     };
-    match peerctl_core::load(&file, &text) {
+    parse(path, &text, out)
+}
+
+/// A spec from text already read; problems are reported.
+fn parse(path: &Path, text: &str, out: &Output) -> Option<Spec> {
+    match peerctl_core::load(&path.display().to_string(), text) {
         Ok(spec) => Some(spec),
         Err(diags) => {
             report(&diags, out);
@@ -213,7 +218,7 @@ pub async fn apply(path: &Path, options: &Options, auto_approve: bool, paralleli
         }
         return apply_saved(path, &text, parallelism, out).await;
     }
-    let Some(spec) = load(path, out) else {
+    let Some(spec) = parse(path, &text, out) else {
         return Exit::Error;
     };
     let clouds = Clouds::for_spec(&spec);
@@ -251,14 +256,17 @@ async fn apply_saved(path: &Path, text: &str, parallelism: usize, out: &Output) 
         return Exit::Error;
     }
     let rerun = format!("run `peerctl plan {} --out {}` again, review it, then apply it", saved.spec_file, path.display());
-    if let Err(error) = std::fs::metadata(&saved.spec_file) {
-        out.error(
-            &format!("the plan was made from {}, which cannot be read from here: {error}", saved.spec_file),
-            Some("run apply in the directory where the plan was made (the spec path is recorded as it was given)"),
-        );
-        return Exit::Error;
-    }
-    let Some(spec) = load(Path::new(&saved.spec_file), out) else {
+    let text = match std::fs::read_to_string(&saved.spec_file) {
+        Ok(text) => text,
+        Err(error) => {
+            out.error(
+                &format!("the plan was made from {}, which cannot be read from here: {error}", saved.spec_file),
+                Some("run apply in the directory where the plan was made (the spec path is recorded as it was given)"),
+            );
+            return Exit::Error;
+        }
+    };
+    let Some(spec) = parse(Path::new(&saved.spec_file), &text, out) else {
         return Exit::Error;
     };
     if spec.digest != saved.spec_digest {

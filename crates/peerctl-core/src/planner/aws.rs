@@ -2,9 +2,9 @@
 
 use super::Builder;
 use super::resolve::{ResolvedSide, resolve_side};
-use crate::plan::{Action, AwsEnd, ConnectionRef, ConnectionSide, PeeringStatus};
-use crate::spec::{AwsPeering, Peering, overlaps};
-use crate::state::{Connection, ConnectionStatus, Ownership, Permission, TAG_OWNER, TAG_PEERING, Tags};
+use crate::plan::{Action, AwsEnd, ConnectionRef, ConnectionSide, PeeringStatus, Unmanaged};
+use crate::spec::{AwsPeering, Peering, Spec, overlaps};
+use crate::state::{Connection, ConnectionStatus, Ownership, Permission, State, TAG_OWNER, TAG_PEERING, Tags};
 use ipnet::IpNet;
 use std::collections::BTreeSet;
 
@@ -419,4 +419,30 @@ fn status(peering: &Peering, connection: Option<&Connection>) -> PeeringStatus {
         connection: connection.map(|c| c.id.clone()),
         status: connection.map(|c| c.status.as_str().to_string()),
     }
+}
+
+/// Live connections carrying this spec's owner whose peering the spec no longer names.
+pub(crate) fn unmanaged(spec: &Spec, state: &State) -> Vec<Unmanaged> {
+    let named: BTreeSet<&str> = spec.peerings.iter().map(|p| p.name.as_str()).collect();
+    let mut found: Vec<Unmanaged> = Vec::new();
+    for region in &state.aws {
+        for connection in &region.connections {
+            let Ownership::Owned { owner, peering } = Ownership::of(&connection.tags) else {
+                continue;
+            };
+            if owner != spec.owner || named.contains(peering.as_str()) || connection.status.is_terminal() {
+                continue;
+            }
+            if found.iter().all(|u| u.connection != connection.id) {
+                found.push(Unmanaged {
+                    peering,
+                    cloud: "aws".to_string(),
+                    connection: connection.id.clone(),
+                    status: connection.status.as_str().to_string(),
+                });
+            }
+        }
+    }
+    found.sort_by(|a, b| (&a.peering, &a.connection).cmp(&(&b.peering, &b.connection)));
+    found
 }

@@ -26,11 +26,6 @@ fn firewall_description(owner: &str, peering: &str) -> String {
     format!("peerctl owner={owner} peering={peering}")
 }
 
-/// `(owner, peering)` of a firewall peerctl wrote, from its description.
-fn firewall_owner(firewall: &GcpFirewall) -> Option<(&str, &str)> {
-    described_owner(&firewall.description)
-}
-
 /// `(owner, peering)` from a description `firewall_description` wrote.
 fn described_owner(description: &str) -> Option<(&str, &str)> {
     description.strip_prefix("peerctl owner=")?.split_once(" peering=")
@@ -162,7 +157,7 @@ fn plan_firewall(b: &mut Builder, peering: &str, spec: GcpFirewallSpec) {
         None => {
             b.step(peering, Action::GcpInsertFirewall { firewall: spec }, "no firewall rule lets the peer in", vec![]);
         }
-        Some(current) if firewall_owner(current) != described_owner(&spec.description) => {
+        Some(current) if described_owner(&current.description) != described_owner(&spec.description) => {
             let message = format!(
                 "firewall rule {} in {} has peerctl's name but is not this peering's (description `{}`)",
                 current.name, spec.network.project, current.description
@@ -199,7 +194,7 @@ fn delete_owned_firewalls(b: &mut Builder, peering: &str, projects: &[&str], wan
         let Some(state) = b.state.gcp_project(project) else { continue };
         for firewall in &state.firewalls {
             let key = (state.project.clone(), firewall.name.clone());
-            if firewall_owner(firewall) != Some((owner.as_str(), peering)) || wanted.contains(&key) || !seen.insert(key) {
+            if described_owner(&firewall.description) != Some((owner.as_str(), peering)) || wanted.contains(&key) || !seen.insert(key) {
                 continue;
             }
             let action = Action::GcpDeleteFirewall { project: state.project.clone(), name: firewall.name.clone() };
@@ -256,7 +251,12 @@ pub(crate) fn unmanaged(spec: &Spec, state: &State) -> Vec<Unmanaged> {
                     continue;
                 }
                 let connection = format!("projects/{}/global/networks/{} peering {}", project.project, network.name, entry.name);
-                found.push(Unmanaged { peering: peering.to_string(), connection, status: entry.state.to_lowercase() });
+                found.push(Unmanaged {
+                    peering: peering.to_string(),
+                    cloud: "gcp".to_string(),
+                    connection,
+                    status: entry.state.to_lowercase(),
+                });
             }
         }
     }

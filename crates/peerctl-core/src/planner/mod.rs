@@ -10,7 +10,7 @@ pub use gcp::entry_name as gcp_entry_name;
 use crate::diag::{Diagnostics, Loc};
 use crate::plan::{Action, Conflict, PLAN_FORMAT_VERSION, PeeringStatus, Plan, Step, Unmanaged};
 use crate::spec::{CloudPeering, Spec};
-use crate::state::{Ownership, State};
+use crate::state::State;
 use std::collections::BTreeSet;
 
 /// Computes the actions that make `state` match `spec`. Problems that make
@@ -43,7 +43,7 @@ pub fn plan_with(spec: &Spec, state: &State, options: &Options) -> Result<Plan, 
         }
     }
     aws::check_route_collisions(&mut builder);
-    let mut aws_unmanaged = unmanaged(spec, state);
+    let mut aws_unmanaged = aws::unmanaged(spec, state);
     let mut gcp_unmanaged = gcp::unmanaged(spec, state);
     aws_unmanaged.retain(|u| targeted(&u.peering));
     gcp_unmanaged.retain(|u| targeted(&u.peering));
@@ -117,25 +117,4 @@ impl<'a> Builder<'a> {
     pub fn conflict(&mut self, peering: &str, message: impl Into<String>) {
         self.conflicts.push(Conflict { peering: peering.to_string(), message: message.into() });
     }
-}
-
-/// Live connections carrying this spec's owner whose peering the spec no longer names.
-fn unmanaged(spec: &Spec, state: &State) -> Vec<Unmanaged> {
-    let named: BTreeSet<&str> = spec.peerings.iter().map(|p| p.name.as_str()).collect();
-    let mut found: Vec<Unmanaged> = Vec::new();
-    for region in &state.aws {
-        for connection in &region.connections {
-            let Ownership::Owned { owner, peering } = Ownership::of(&connection.tags) else {
-                continue;
-            };
-            if owner != spec.owner || named.contains(peering.as_str()) || connection.status.is_terminal() {
-                continue;
-            }
-            if found.iter().all(|u| u.connection != connection.id) {
-                found.push(Unmanaged { peering, connection: connection.id.clone(), status: connection.status.as_str().to_string() });
-            }
-        }
-    }
-    found.sort_by(|a, b| (&a.peering, &a.connection).cmp(&(&b.peering, &b.connection)));
-    found
 }
