@@ -26,9 +26,13 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Check a spec offline: syntax, types, names, selectors. No cloud calls.
-    Validate { spec: PathBuf },
+    Validate {
+        /// The spec file (YAML).
+        spec: PathBuf,
+    },
     /// Read live state and show what would change to make it match the spec.
     Plan {
+        /// The spec file (YAML).
         spec: PathBuf,
         #[command(flatten)]
         select: Select,
@@ -57,6 +61,7 @@ enum Command {
     },
     /// Read-only check for changes made outside peerctl: exit 0 in sync, 2 drift, 1 error.
     Drift {
+        /// The spec file (YAML).
         spec: PathBuf,
         /// Only check these peerings (repeatable).
         #[arg(long = "target", value_name = "PEERING")]
