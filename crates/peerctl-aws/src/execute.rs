@@ -67,6 +67,13 @@ pub(crate) async fn execute(provider: &AwsProvider, action: &Action) -> Result<O
             let result = client.delete_vpc_peering_connection().vpc_peering_connection_id(connection).send().await;
             done_unless_error(result.map_err(|e| classify("DeleteVpcPeeringConnection", e)))
         }
+        Action::AwsTag { resource, tags, .. } => {
+            provider.count("CreateTags");
+            let tags = tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build());
+            let request = client.create_tags().resources(resource).set_tags(Some(tags.collect()));
+            request.send().await.map_err(|e| classify("CreateTags", e))?;
+            Ok(Outcome::Done)
+        }
         _ => Err(ProviderError::Other(format!("not an AWS action: {action:?}"))),
     }
 }

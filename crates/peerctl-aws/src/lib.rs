@@ -82,6 +82,7 @@ impl Provider for AwsProvider {
                 | Action::AwsAuthorizeIngress { .. }
                 | Action::AwsRevokeIngress { .. }
                 | Action::AwsDeleteConnection { .. }
+                | Action::AwsTag { .. }
         )
     }
 

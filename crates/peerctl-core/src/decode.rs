@@ -13,7 +13,7 @@ pub(crate) mod keys {
     pub const AWS_DEFAULTS: &[&str] = &["region", "profile", "role_arn"];
     pub const GCP_DEFAULTS: &[&str] = &["project"];
     pub const PEERING: &[&str] = &["name", "absent", "aws", "gcp"];
-    pub const AWS_PEERING: &[&str] = &["requester", "accepter", "allow", "dns_resolution", "ipv6"];
+    pub const AWS_PEERING: &[&str] = &["requester", "accepter", "allow", "dns_resolution", "ipv6", "adopt"];
     pub const AWS_SIDE: &[&str] = &["vpc", "region", "profile", "role_arn", "route_tables", "security_groups"];
     pub const SELECTOR: &[&str] = &["name"];
     pub const RULE: &[&str] = &["protocol", "ports"];
@@ -26,7 +26,9 @@ pub(crate) mod keys {
         "export_subnet_routes_with_public_ip",
         "import_subnet_routes_with_public_ip",
         "allow",
+        "adopt",
     ];
+    pub const GCP_ADOPT: &[&str] = &["network", "peer_network"];
 }
 
 /// Reads a spec from `text`; `file` is only used to name locations.
@@ -160,8 +162,27 @@ fn decode_aws(node: &Node, what: &str, defaults: &Defaults, diags: &mut Diagnost
     let allow = decode_allow(fields.get("allow"), diags);
     let dns_resolution = fields.get("dns_resolution").and_then(|n| bool_of(n, "`dns_resolution`", diags)).unwrap_or(false);
     let ipv6 = fields.get("ipv6").and_then(|n| bool_of(n, "`ipv6`", diags)).unwrap_or(false);
+    let adopt = fields.get("adopt").map(|n| adopted_of(n, diags));
     fields.finish(diags);
-    Some(AwsPeering { requester: requester?, accepter: accepter?, allow: allow?, dns_resolution, ipv6 })
+    let adopt = match adopt {
+        Some(adopted) => Some(adopted?),
+        None => None,
+    };
+    Some(AwsPeering { requester: requester?, accepter: accepter?, allow: allow?, dns_resolution, ipv6, adopt })
+}
+
+/// `adopt: pcx-…`: the id of the connection to take over.
+fn adopted_of(node: &Node, diags: &mut Diagnostics) -> Option<Adopted> {
+    let id = str_of(node, "`adopt`", diags)?;
+    if !is_aws_id(id, "pcx") {
+        diags.error_with_hint(
+            node.loc,
+            format!("`{id}` is not a peering connection id"),
+            "`adopt` takes the id of an existing connection, like pcx-0123456789abcdef0 (`peerctl import aws` writes it)",
+        );
+        return None;
+    }
+    Some(Adopted { id: id.to_string(), loc: node.loc })
 }
 
 fn decode_side(node: &Node, what: &str, defaults: &Defaults, diags: &mut Diagnostics) -> Option<AwsSide> {
@@ -366,7 +387,12 @@ fn decode_gcp(node: &Node, what: &str, defaults: &Defaults, diags: &mut Diagnost
     let export_subnet_routes_with_public_ip = flag("export_subnet_routes_with_public_ip", true);
     let import_subnet_routes_with_public_ip = flag("import_subnet_routes_with_public_ip", false);
     let allow = decode_allow(fields.get("allow"), diags);
+    let adopt = fields.get("adopt").map(|n| entry_names_of(n, diags));
     fields.finish(diags);
+    let adopt = match adopt {
+        Some(names) => Some(names?),
+        None => None,
+    };
     Some(GcpPeering {
         network: network?,
         peer_network: peer_network?,
@@ -375,7 +401,18 @@ fn decode_gcp(node: &Node, what: &str, defaults: &Defaults, diags: &mut Diagnost
         export_subnet_routes_with_public_ip,
         import_subnet_routes_with_public_ip,
         allow: allow?,
+        adopt,
     })
+}
+
+/// `adopt: {network: NAME, peer_network: NAME}`: existing entry names.
+fn entry_names_of(node: &Node, diags: &mut Diagnostics) -> Option<GcpEntryNames> {
+    let mut fields = Fields::new(node, "`adopt`", keys::GCP_ADOPT, diags)?;
+    let hint = "name the existing peering entry on each network: `adopt: {network: ENTRY, peer_network: ENTRY}`";
+    let network = fields.require("network", hint, diags, node.loc).and_then(|n| name_of(n, "the entry name", diags));
+    let peer_network = fields.require("peer_network", hint, diags, node.loc).and_then(|n| name_of(n, "the entry name", diags));
+    fields.finish(diags);
+    Some(GcpEntryNames { network: network?, peer_network: peer_network? })
 }
 
 /// `NAME` (in the default project), `projects/P/global/networks/N`, or a full URL.

@@ -214,6 +214,12 @@ pub enum Action {
         scope: AwsScope,
         connection: String,
     },
+    /// `CreateTags`: marks an adopted connection or rule as this peering's.
+    AwsTag {
+        scope: AwsScope,
+        resource: String,
+        tags: Tags,
+    },
     /// `networks.addPeering` on `network`, towards `peer`.
     GcpAddPeering {
         network: GcpNetwork,
@@ -268,6 +274,7 @@ impl Action {
             Action::AwsAcceptConnection { .. }
             | Action::AwsSetDnsResolution { .. }
             | Action::AwsReplaceRoute { .. }
+            | Action::AwsTag { .. }
             | Action::GcpUpdatePeering { .. }
             | Action::GcpUpdateFirewall { .. } => ChangeKind::Change,
             Action::AwsDeleteRoute { .. }
@@ -327,7 +334,8 @@ impl Action {
             | Action::AwsDeleteRoute { scope, .. }
             | Action::AwsAuthorizeIngress { scope, .. }
             | Action::AwsRevokeIngress { scope, .. }
-            | Action::AwsDeleteConnection { scope, .. } => scope,
+            | Action::AwsDeleteConnection { scope, .. }
+            | Action::AwsTag { scope, .. } => scope,
             _ => return None,
         })
     }

@@ -337,3 +337,44 @@ fn never_opens_ports_to_the_whole_address_space() {
     let error = plan(&spec, &state).expect_err("refused").to_string();
     assert!(error.contains("overlaps") && error.contains("(0.0.0.0/0)"), "{error}");
 }
+
+// Adoption: existing entries under their own names.
+
+const ADOPTED: &str = "      adopt: {network: byoc-to-test, peer_network: test-to-byoc}\n      allow: []\n";
+
+/// `converged()` as made by hand: entries under other names, no firewalls of peerctl.
+fn hand_made() -> State {
+    let mut state = converged();
+    state.gcp[0].networks[0].peerings[0].name = "byoc-to-test".into();
+    state.gcp[1].networks[0].peerings[0].name = "test-to-byoc".into();
+    state.gcp.iter_mut().for_each(|p| p.firewalls.clear());
+    state
+}
+
+#[test]
+fn adopted_entries_are_this_peerings_under_their_own_names() {
+    let spec = format!("{SPEC}{ADOPTED}");
+    let plan = plan_of(&spec, &hand_made());
+    assert!(plan.is_empty() && plan.conflicts.is_empty(), "{}", show(&plan));
+    assert_eq!(plan.peerings[0].status.as_deref(), Some("active"));
+    let plain = plan_of(&format!("{SPEC}      allow: []\n"), &hand_made());
+    assert_eq!(plain.conflicts.len(), 2, "without adopt both entries are foreign: {}", show(&plain));
+}
+
+#[test]
+fn an_adopted_peering_is_repaired_and_removed_under_its_adopted_names() {
+    let mut state = hand_made();
+    state.gcp[1].networks[0].peerings.clear();
+    state.gcp[0].networks[0].peerings[0].flags.import_custom_routes = true;
+    let plan = plan_of(&format!("{SPEC}{ADOPTED}"), &state);
+    insta::assert_snapshot!(show(&plan), @"
+    0 ~ network peering byoc-to-test on projects/emq-x-cloud/global/networks/emqxbyoc-xxxx-network: flags now export_subnet_routes_with_public_ip
+    1 + network peering test-to-byoc on projects/other-project/global/networks/cloud-test-1 -> projects/emq-x-cloud/global/networks/emqxbyoc-xxxx-network (import_subnet_routes_with_public_ip)
+    ");
+    let absent = SPEC.replace("  - name: byoc-gcp\n", "  - name: byoc-gcp\n    absent: true\n");
+    let plan = plan_of(&format!("{absent}{ADOPTED}"), &hand_made());
+    insta::assert_snapshot!(show(&plan), @"
+    0 - network peering byoc-to-test on projects/emq-x-cloud/global/networks/emqxbyoc-xxxx-network -> projects/other-project/global/networks/cloud-test-1
+    1 - network peering test-to-byoc on projects/other-project/global/networks/cloud-test-1 -> projects/emq-x-cloud/global/networks/emqxbyoc-xxxx-network
+    ");
+}

@@ -1111,3 +1111,95 @@ fn a_duplicate_owned_connection_is_deleted_after_its_routes_move() {
     1 - peering connection pcx-22222222 in us-east-1  (after [0])
     ");
 }
+
+// Adoption: `adopt: pcx-…` takes over a connection made by hand.
+
+/// `converged()` as a person would have built it by hand: nothing tagged.
+fn hand_made() -> State {
+    let mut state = converged();
+    state.connection(PCX).tags = foreign();
+    state.aws.iter_mut().flat_map(|r| &mut r.rules).for_each(|rule| rule.tags.clear());
+    state
+}
+
+const ADOPT: &str = "      adopt: pcx-11111111\n";
+
+/// The plan that adopts `hand_made()`, for the plan schema's tests.
+pub(crate) fn adoption_plan() -> Plan {
+    plan_of(&basic(ADOPT), &hand_made())
+}
+
+#[test]
+fn adopting_a_hand_made_peering_only_tags_it_and_its_matching_rules() {
+    let plan = plan_of(&basic(ADOPT), &hand_made());
+    insta::assert_snapshot!(show(&plan), @"
+    0 ~ tags of pcx-11111111 in us-east-1 (adopted): add peerctl:owner=byoc-prod, peerctl:peering=byoc-to-services
+    1 ~ tags of sgr-aaaaaaa1 in us-east-1 (adopted): add peerctl:owner=byoc-prod, peerctl:peering=byoc-to-services
+    2 ~ tags of sgr-bbbbbbb1 in us-east-1 (adopted): add peerctl:owner=byoc-prod, peerctl:peering=byoc-to-services
+    3 ~ tags of sgr-bbbbbbb2 in us-east-1 (adopted): add peerctl:owner=byoc-prod, peerctl:peering=byoc-to-services
+    ");
+    assert_eq!(plan.peerings[0].connection.as_deref(), Some(PCX));
+}
+
+#[test]
+fn adopting_names_the_connection_when_it_has_no_name() {
+    let mut state = hand_made();
+    state.connection(PCX).tags.clear();
+    let plan = plan_of(&basic(ADOPT), &state);
+    let Action::AwsTag { tags, .. } = &plan.steps[0].action else { panic!("{}", show(&plan)) };
+    assert_eq!(tags.get("Name").map(String::as_str), Some(NAME));
+}
+
+#[test]
+fn adopting_completes_what_the_hand_made_peering_lacks() {
+    let mut state = hand_made();
+    state.remove_route("rtb-aaaaaaa2", "10.1.0.0/16");
+    state.remove_rule("sgr-bbbbbbb2");
+    let plan = plan_of(&basic(ADOPT), &state);
+    insta::assert_snapshot!(show(&plan), @"
+    0 ~ tags of pcx-11111111 in us-east-1 (adopted): add peerctl:owner=byoc-prod, peerctl:peering=byoc-to-services
+    1 + route rtb-aaaaaaa2 10.1.0.0/16 -> pcx-11111111
+    2 ~ tags of sgr-aaaaaaa1 in us-east-1 (adopted): add peerctl:owner=byoc-prod, peerctl:peering=byoc-to-services
+    3 ~ tags of sgr-bbbbbbb1 in us-east-1 (adopted): add peerctl:owner=byoc-prod, peerctl:peering=byoc-to-services
+    4 + ingress rule sg-bbbbbbbb tcp all ports from 10.10.0.0/16
+    ");
+}
+
+#[test]
+fn an_adopted_connection_once_tagged_plans_nothing() {
+    assert!(plan_of(&basic(ADOPT), &converged()).is_empty());
+}
+
+#[test]
+fn adopt_never_takes_over_what_another_owner_tagged() {
+    let mut state = hand_made();
+    state.connection(PCX).tags = owned_by("someone-else", NAME);
+    let plan = plan_of(&basic(ADOPT), &state);
+    assert!(plan.steps.is_empty(), "{}", show(&plan));
+    insta::assert_snapshot!(plan.conflicts[0].message, @"peering connection pcx-11111111 (active) already joins vpc-aaaaaaaa and vpc-bbbbbbbb and belongs to peering `byoc-to-services` of owner `someone-else`");
+
+    let mut state = hand_made();
+    state.region("us-east-1").rules.iter_mut().for_each(|r| r.tags = owned_by("someone-else", NAME));
+    let plan = plan_of(&basic(ADOPT), &state);
+    assert_eq!(plan.conflicts.len(), 3, "{}", show(&plan));
+}
+
+#[test]
+fn adopt_of_no_live_connection_between_the_vpcs_is_an_error_at_its_position() {
+    insta::assert_snapshot!(errors(&basic(ADOPT), &fresh()), @"
+    spec.yaml:9:14: peering `byoc-to-services`: pcx-11111111 is not a live peering connection between vpc-aaaaaaaa and vpc-bbbbbbbb
+      hint: check the id (`peerctl import aws` lists the connections); to have peerctl create a new connection instead, remove `adopt`
+    ");
+    let mut state = hand_made();
+    state.connection(PCX).status = ConnectionStatus::Deleted;
+    assert!(errors(&basic(ADOPT), &state).contains("is not a live peering connection"));
+}
+
+#[test]
+fn adopt_leaves_other_foreign_connections_between_the_vpcs_in_conflict() {
+    let mut state = hand_made();
+    state.region("us-east-1").connections.push(connection("pcx-0000beef", "active", foreign()));
+    let plan = plan_of(&basic(ADOPT), &state);
+    assert!(plan.steps.is_empty(), "{}", show(&plan));
+    assert!(plan.conflicts[0].message.contains("pcx-0000beef"), "{}", show(&plan));
+}

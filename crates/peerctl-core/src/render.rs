@@ -134,6 +134,10 @@ pub fn describe(action: &Action) -> String {
         Action::AwsDeleteConnection { connection, scope } => {
             format!("peering connection {connection} in {scope}")
         }
+        Action::AwsTag { resource, tags, scope } => {
+            let tags: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!("tags of {resource} in {scope} (adopted): add {}", tags.join(", "))
+        }
     }
 }
 

@@ -122,6 +122,10 @@ fn aws_peering() -> Value {
             }
             "dns_resolution" => ("Allow DNS resolution of the remote VPC's private hostnames, both ways.", boolean(false)),
             "ipv6" => ("Also route to, and allow from, the peer VPC's IPv6 ranges.", boolean(false)),
+            "adopt" => (
+                "An existing connection between the two VPCs that this peering takes over (peerctl import writes it): apply tags it, and the matching rules, instead of reporting a conflict.",
+                json!({"type": "string", "pattern": "^pcx-([0-9a-f]{8}|[0-9a-f]{17})$"}),
+            ),
             _ => return None,
         })
     })
@@ -160,6 +164,16 @@ fn gcp_peering() -> Value {
                 ("Import the peer's subnet routes with public IPs into network's side.", boolean(false))
             }
             "allow" => ("Ingress firewall rules on each network, from the other network's ranges; omitted: all TCP, []: none.", allow()),
+            "adopt" => (
+                "Names of existing peering entries (peerctl import writes them) that this peering uses instead of OWNER--PEERING.",
+                mapping(keys::GCP_ADOPT, &["network", "peer_network"], |key| {
+                    Some(match key {
+                        "network" => ("The entry's name on network.", reference("name")),
+                        "peer_network" => ("The entry's name on peer_network.", reference("name")),
+                        _ => return None,
+                    })
+                }),
+            ),
             _ => return None,
         })
     })

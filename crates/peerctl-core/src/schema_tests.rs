@@ -46,6 +46,7 @@ peerings:
         - {protocol: icmp}
       dns_resolution: true
       ipv6: false
+      adopt: pcx-0123456789abcdef0
   - name: byoc-gcp
     absent: false
     gcp:
@@ -57,6 +58,7 @@ peerings:
       export_subnet_routes_with_public_ip: true
       import_subnet_routes_with_public_ip: false
       allow: [{protocol: udp, ports: 8000-9000}]
+      adopt: {network: byoc-to-test, peer_network: test-to-byoc}
 "#;
 
 /// A valid spec that the cases below break in one place each.
@@ -571,6 +573,7 @@ fn real_plans() -> Vec<(&'static str, crate::plan::Plan)> {
     let options = crate::planner::Options { prune: true, targets: vec!["byoc-gcp".into()] };
     vec![
         ("the mixed AWS plan", crate::planner_tests::mixed_plan()),
+        ("an AWS adoption", crate::planner_tests::adoption_plan()),
         ("a fresh GCP pair", gcp::plan_of(&gcp_spec("      export_custom_routes: true\n"), &gcp::fresh())),
         ("GCP flags changed by hand", gcp::plan_of(gcp::SPEC, &flags_changed)),
         (

@@ -46,6 +46,17 @@ pub struct AwsPeering {
     pub allow: Vec<Rule>,
     pub dns_resolution: bool,
     pub ipv6: bool,
+    /// `adopt: pcx-…`: an existing, untagged connection between the two VPCs
+    /// that this peering takes over (tagging it and its matching rules)
+    /// instead of reporting it as a foreign conflict.
+    pub adopt: Option<Adopted>,
+}
+
+/// An existing object the spec takes over, and where it is named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adopted {
+    pub id: String,
+    pub loc: Loc,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,6 +137,17 @@ pub struct GcpPeering {
     pub export_subnet_routes_with_public_ip: bool,
     pub import_subnet_routes_with_public_ip: bool,
     pub allow: Vec<Rule>,
+    /// `adopt: {network: NAME, peer_network: NAME}`: the names of existing
+    /// entries this peering uses on each network instead of `OWNER--PEERING`.
+    /// GCP peerings carry no labels, so these names in the spec are what make
+    /// the entries this peering's.
+    pub adopt: Option<GcpEntryNames>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GcpEntryNames {
+    pub network: String,
+    pub peer_network: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]

@@ -29,9 +29,14 @@ pub(crate) fn plan_present(b: &mut Builder, peering: &Peering, aws: &AwsPeering)
         return;
     }
     let connections = connections_between(b, &req.vpc.id, &acc.vpc.id);
-    let owned_ids: BTreeSet<String> = connections.iter().filter(|c| is_ours(b, &peering.name, c)).map(|c| c.id.clone()).collect();
     let live: Vec<&Connection> = connections.iter().filter(|c| !c.status.is_terminal()).copied().collect();
-    if let Some(foreign) = live.iter().find(|c| !is_ours(b, &peering.name, c) || c.requester.vpc_id != req.vpc.id) {
+    let Ok(adopted) = adopted(b, peering, aws, &live, (&req, &acc)) else {
+        b.peerings.push(status(peering, None));
+        return;
+    };
+    let ours = |c: &Connection| is_ours(b, &peering.name, c) || adopted.is_some_and(|a| a.id == c.id);
+    let owned_ids: BTreeSet<String> = connections.iter().filter(|c| ours(c)).map(|c| c.id.clone()).collect();
+    if let Some(foreign) = live.iter().find(|c| !ours(c) || c.requester.vpc_id != req.vpc.id) {
         let whose = if is_ours(b, &peering.name, foreign) {
             format!("belongs to this peering but was requested by {}; delete it or swap requester and accepter", foreign.requester.vpc_id)
         } else {
@@ -55,6 +60,14 @@ pub(crate) fn plan_present(b: &mut Builder, peering: &Peering, aws: &AwsPeering)
         b.peerings.push(status(peering, current));
         return;
     };
+    if let Some(connection) = adopted {
+        let mut tags = ownership_tags(&b.spec.owner, name);
+        if !connection.tags.contains_key("Name") {
+            tags.insert("Name".to_string(), name.clone());
+        }
+        let action = Action::AwsTag { scope: req.spec.scope.clone(), resource: connection.id.clone(), tags };
+        b.step(name, action, format!("`adopt` takes over {}, which carries no owner yet", connection.id), vec![]);
+    }
     plan_dns(b, peering, aws, current, &connection, &ready);
     plan_routes(b, peering, &req, &acc_cidrs, &connection, &owned_ids, &ready);
     plan_routes(b, peering, &acc, &req_cidrs, &connection, &owned_ids, &ready);
@@ -63,6 +76,27 @@ pub(crate) fn plan_present(b: &mut Builder, peering: &Peering, aws: &AwsPeering)
     let handled = Handled { keep: current.map(|c| c.id.as_str()), route_targets: &owned_ids, vpcs: [&req.vpc.id, &acc.vpc.id] };
     remove_owned(b, &peering.name, &handled, "a connection of this peering that the spec no longer describes");
     b.peerings.push(status(peering, current));
+}
+
+/// The connection named by `adopt` when it still has to be tagged; an error
+/// (reported) when `adopt` names no live connection between the two VPCs.
+fn adopted<'a>(
+    b: &mut Builder,
+    peering: &Peering,
+    aws: &AwsPeering,
+    live: &[&'a Connection],
+    (req, acc): (&ResolvedSide, &ResolvedSide),
+) -> Result<Option<&'a Connection>, ()> {
+    let Some(adopt) = &aws.adopt else { return Ok(None) };
+    let Some(connection) = live.iter().find(|c| c.id == adopt.id) else {
+        b.diags.error_with_hint(
+            adopt.loc,
+            format!("peering `{}`: {} is not a live peering connection between {} and {}", peering.name, adopt.id, req.vpc.id, acc.vpc.id),
+            "check the id (`peerctl import aws` lists the connections); to have peerctl create a new connection instead, remove `adopt`",
+        );
+        return Err(());
+    };
+    Ok((!connection.tags.contains_key(TAG_OWNER)).then_some(*connection))
 }
 
 /// The connection to use and the steps that make it usable; `None` when it
@@ -211,6 +245,10 @@ fn plan_rules(b: &mut Builder, peering: &Peering, this: &ResolvedSide, peer_cidr
                     .find(|r| r.group_id == group.id && !r.egress && r.permission == permission && r.source == Some(source));
                 match existing {
                     Some(r) if Ownership::of(&r.tags).is(&owner, name) => {}
+                    Some(r) if aws.adopt.is_some() && !r.tags.contains_key(TAG_OWNER) => {
+                        let action = Action::AwsTag { scope: scope.clone(), resource: r.id.clone(), tags: ownership_tags(&owner, name) };
+                        b.step(name, action, format!("`adopt` takes over {}'s rule {}, which carries no owner yet", group.id, r.id), vec![]);
+                    }
                     Some(r) => b.conflict(
                         name,
                         format!(

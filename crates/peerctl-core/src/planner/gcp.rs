@@ -3,7 +3,8 @@
 //! network from the other's subnet ranges.
 //!
 //! Names carry ownership, as GCP peering entries have no labels: the entry is
-//! `{owner}--{peering}` and the firewalls `peerctl-{owner}--{peering}-a|b`
+//! `{owner}--{peering}` (or, for a peering adopted from before peerctl, the
+//! names its `adopt` gives) and the firewalls `peerctl-{owner}--{peering}-a|b`
 //! (`a` on `network`, `b` on `peer_network`), described `peerctl owner=… peering=…`.
 
 use super::Builder;
@@ -16,6 +17,15 @@ use std::collections::BTreeSet;
 /// The name of a peering's entry on both networks.
 pub fn entry_name(owner: &str, peering: &str) -> String {
     format!("{owner}--{peering}")
+}
+
+/// The entry names this peering uses on `network` and on `peer_network`:
+/// those it adopted, or `entry_name` on both.
+fn entry_names(owner: &str, peering: &Peering, gcp: &GcpPeering) -> (String, String) {
+    match &gcp.adopt {
+        Some(names) => (names.network.clone(), names.peer_network.clone()),
+        None => (entry_name(owner, &peering.name), entry_name(owner, &peering.name)),
+    }
 }
 
 fn firewall_name(owner: &str, peering: &str, side: char) -> String {
@@ -87,10 +97,10 @@ pub(crate) fn plan_present(b: &mut Builder, peering: &Peering, gcp: &GcpPeering)
         b.peerings.push(status(peering, None, None));
         return;
     }
-    let entry = entry_name(&owner, &name);
+    let (net_entry, peer_entry) = entry_names(&owner, peering, gcp);
     let flags = flags_of(gcp);
-    plan_entry(b, peering, &entry, (&gcp.network, net), &gcp.peer_network, flags);
-    plan_entry(b, peering, &entry, (&gcp.peer_network, peer), &gcp.network, flags.mirrored());
+    plan_entry(b, peering, &net_entry, (&gcp.network, net), &gcp.peer_network, flags);
+    plan_entry(b, peering, &peer_entry, (&gcp.peer_network, peer), &gcp.network, flags.mirrored());
     let firewalls = [('a', &gcp.network, &peer_ranges), ('b', &gcp.peer_network, &net_ranges)];
     let mut wanted = BTreeSet::new();
     for (side, network, sources) in firewalls {
@@ -114,7 +124,7 @@ pub(crate) fn plan_present(b: &mut Builder, peering: &Peering, gcp: &GcpPeering)
         &wanted,
         "the spec no longer asks for this rule",
     );
-    let entries = (net.peerings.iter().find(|p| p.name == entry), peer.peerings.iter().find(|p| p.name == entry));
+    let entries = (net.peerings.iter().find(|p| p.name == net_entry), peer.peerings.iter().find(|p| p.name == peer_entry));
     b.peerings.push(status(peering, entries.0.map(|e| e.state.as_str()), entries.1.map(|e| e.state.as_str())));
 }
 
@@ -204,11 +214,10 @@ fn delete_owned_firewalls(b: &mut Builder, peering: &str, projects: &[&str], wan
 }
 
 pub(crate) fn plan_absent(b: &mut Builder, peering: &Peering, gcp: &GcpPeering) {
-    let entry = entry_name(&b.spec.owner, &peering.name);
-    for (network, peer) in [(&gcp.network, &gcp.peer_network), (&gcp.peer_network, &gcp.network)] {
+    let (net_entry, peer_entry) = entry_names(&b.spec.owner, peering, gcp);
+    for (network, entry) in [(&gcp.network, net_entry), (&gcp.peer_network, peer_entry)] {
         let Some(state) = b.state.gcp_network(network) else { continue };
         if let Some(current) = state.peerings.iter().find(|p| p.name == entry) {
-            let _ = peer;
             let action = Action::GcpRemovePeering { network: network.clone(), peer: current.peer.clone(), name: entry.clone() };
             b.step(&peering.name, action, "the peering is absent", vec![]);
         }
