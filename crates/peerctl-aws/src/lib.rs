@@ -38,6 +38,11 @@ impl AwsProvider {
         self.calls.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// What `peerctl import` needs: see `observe::observe_for_import`.
+    pub async fn observe_for_import(&self, scope: &AwsScope, vpc: Option<&str>) -> Result<State, ProviderError> {
+        observe::observe_for_import(self, scope, vpc).await
+    }
+
     fn count(&self, operation: &'static str) {
         *self.calls.lock().unwrap_or_else(|e| e.into_inner()).entry(operation).or_default() += 1;
     }

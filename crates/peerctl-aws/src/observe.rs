@@ -8,7 +8,7 @@ use crate::{AwsProvider, convert};
 use aws_sdk_ec2::types::Filter;
 use futures::future::try_join_all;
 use peerctl_core::spec::{AwsScope, By, CloudPeering, Spec};
-use peerctl_core::state::{AwsRegionState, State, TAG_OWNER, Vpc};
+use peerctl_core::state::{AwsRegionState, Connection, State, TAG_OWNER, Vpc};
 use peerctl_engine::ProviderError;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -36,8 +36,26 @@ pub(crate) async fn observe(provider: &AwsProvider, spec: &Spec) -> Result<State
             };
         }
     }
-    let regions = try_join_all(wanted.iter().map(|(scope, wanted)| observe_scope(provider, scope, wanted, &spec.owner))).await?;
+    let owned = |c: &Connection| c.tags.get(TAG_OWNER) == Some(&spec.owner);
+    let regions = try_join_all(wanted.iter().map(|(scope, wanted)| observe_scope(provider, scope, wanted, &owned))).await?;
     Ok(State { aws: regions, ..State::default() })
+}
+
+/// For `peerctl import`: every VPC and live connection of `scope` (only those
+/// touching `vpc`, if given) with the route tables, groups and rules of their
+/// VPCs, then the same for their ends in other regions of these credentials.
+pub(crate) async fn observe_for_import(provider: &AwsProvider, scope: &AwsScope, vpc: Option<&str>) -> Result<State, ProviderError> {
+    let touches = |c: &Connection| !c.status.is_terminal() && vpc.is_none_or(|v| c.requester.vpc_id == v || c.accepter.vpc_id == v);
+    let home = observe_scope(provider, scope, &Wanted::default(), &touches).await?;
+    let mut elsewhere: BTreeMap<AwsScope, Wanted> = BTreeMap::new();
+    for connection in home.connections.iter().filter(|c| touches(c)) {
+        for end in [&connection.requester, &connection.accepter].into_iter().filter(|e| e.region != scope.region) {
+            let other = AwsScope { region: end.region.clone(), ..scope.clone() };
+            elsewhere.entry(other).or_default().ids.insert(end.vpc_id.clone());
+        }
+    }
+    let others = try_join_all(elsewhere.iter().map(|(scope, wanted)| observe_scope(provider, scope, wanted, &|_| false))).await?;
+    Ok(State { aws: [vec![home], others].concat(), ..State::default() })
 }
 
 /// Pages through one Describe call, converting each item.
@@ -56,7 +74,15 @@ macro_rules! paged {
     }};
 }
 
-async fn observe_scope(provider: &AwsProvider, scope: &AwsScope, wanted: &Wanted, owner: &String) -> Result<AwsRegionState, ProviderError> {
+/// One scope: the wanted VPCs (all of them when none is named) and every
+/// connection, then the tables, groups and rules of the wanted VPCs and of
+/// the ends in this region of the connections `include` picks.
+async fn observe_scope(
+    provider: &AwsProvider,
+    scope: &AwsScope,
+    wanted: &Wanted,
+    include: &(dyn Fn(&Connection) -> bool + Sync),
+) -> Result<AwsRegionState, ProviderError> {
     let client = provider.client(scope).await;
     let vpc_filter = match (wanted.ids.is_empty(), wanted.names.is_empty()) {
         (false, true) => vec![filter("vpc-id", &wanted.ids)],
@@ -76,11 +102,12 @@ async fn observe_scope(provider: &AwsProvider, scope: &AwsScope, wanted: &Wanted
         ))
     };
     let (vpcs, connections) = futures::try_join!(vpcs, connections)?;
-    // The spec's VPCs (the listing may hold the whole region), and those of
-    // this owner's connections, whose routes and rules `--prune` removes.
+    // The wanted VPCs (the listing may hold the whole region), and those of
+    // the connections picked (for a plan, this owner's: `--prune` removes
+    // their routes and rules).
     let named = |v: &&Vpc| wanted.ids.contains(&v.id) || v.name.as_ref().is_some_and(|n| wanted.names.contains(n));
     let mut vpc_ids: BTreeSet<String> = vpcs.iter().filter(named).map(|v| v.id.clone()).collect();
-    for connection in connections.iter().filter(|c| c.tags.get(TAG_OWNER) == Some(owner)) {
+    for connection in connections.iter().filter(|c| include(c)) {
         for end in [&connection.requester, &connection.accepter] {
             if end.region == scope.region {
                 vpc_ids.insert(end.vpc_id.clone());

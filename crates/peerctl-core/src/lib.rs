@@ -10,6 +10,8 @@ pub mod yaml;
 pub use diag::{Diagnostic, Diagnostics, Loc};
 mod decode;
 pub mod drift;
+pub mod iam;
+pub mod import;
 pub mod spec;
 pub use decode::load;
 #[cfg(test)]

@@ -378,3 +378,28 @@ fn an_adopted_peering_is_repaired_and_removed_under_its_adopted_names() {
     1 - network peering test-to-byoc on projects/other-project/global/networks/cloud-test-1 -> projects/emq-x-cloud/global/networks/emqxbyoc-xxxx-network
     ");
 }
+
+#[test]
+fn an_imported_hand_made_gcp_peering_plans_nothing() {
+    let state = hand_made();
+    let imported = crate::import::gcp(&state, "team", "emq-x-cloud", None);
+    insta::assert_snapshot!(imported.text, @"
+    # Written by `peerctl import gcp --project emq-x-cloud`: the peerings that exist, each with `adopt`,
+    # so peerctl manages them under the names they have. Review, then `peerctl plan`.
+    version: 1
+    owner: team
+    gcp:
+      project: emq-x-cloud
+    peerings:
+      - name: byoc-to-test
+        gcp:
+          adopt: {network: byoc-to-test, peer_network: test-to-byoc}
+          network: emqxbyoc-xxxx-network
+          peer_network: projects/other-project/global/networks/cloud-test-1
+          # existing firewall rules stay as they are; rules listed here are added as peerctl's own
+          allow: []
+    ");
+    let plan = plan_of(&imported.text, &state);
+    assert!(plan.is_empty() && plan.conflicts.is_empty(), "{}", show(&plan));
+    assert_eq!(plan.peerings[0].status.as_deref(), Some("active"));
+}

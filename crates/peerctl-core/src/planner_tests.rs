@@ -270,7 +270,7 @@ fn routes_wait_for_acceptance_and_rules_wait_for_nothing() {
             }
             Action::AwsAuthorizeIngress { tags, description, .. } => {
                 assert_eq!(tags, &owned(NAME).into_iter().filter(|(k, _)| k != "Name").collect::<Tags>());
-                assert_eq!(description, "peerctl byoc-prod/byoc-to-services");
+                assert_eq!(description, "peerctl:byoc-prod/byoc-to-services");
                 assert!(step.depends_on.is_empty());
             }
             _ => {}
@@ -1202,4 +1202,50 @@ fn adopt_leaves_other_foreign_connections_between_the_vpcs_in_conflict() {
     let plan = plan_of(&basic(ADOPT), &state);
     assert!(plan.steps.is_empty(), "{}", show(&plan));
     assert!(plan.conflicts[0].message.contains("pcx-0000beef"), "{}", show(&plan));
+}
+
+// `peerctl import`: the spec written from a hand-made peering plans only its tags.
+
+#[test]
+fn an_imported_hand_made_peering_plans_only_its_ownership_tags() {
+    let state = hand_made();
+    let imported = crate::import::aws(&state, OWNER, &scope("us-east-1"), None);
+    insta::assert_snapshot!(imported.text, @"
+    # Written by `peerctl import aws --region us-east-1`: the peerings that exist, each with `adopt`,
+    # so the first apply only adds peerctl's ownership tags. Review, then `peerctl plan`.
+    version: 1
+    owner: byoc-prod
+    aws:
+      region: us-east-1
+    peerings:
+      - name: hand-made
+        aws:
+          adopt: pcx-11111111
+          requester:
+            vpc: vpc-aaaaaaaa
+            route_tables: [rtb-aaaaaaa1, rtb-aaaaaaa2]
+            security_groups: [sg-aaaaaaaa]
+          accepter:
+            vpc: vpc-bbbbbbbb
+            route_tables: [rtb-bbbbbbb1]
+            security_groups: [sg-bbbbbbbb]
+          allow: [{protocol: tcp, ports: all}]
+    ");
+    let spec = crate::load("imported.yaml", &imported.text).unwrap_or_else(|e| panic!("{e}"));
+    let plan = plan_of(&spec, &state);
+    assert!(plan.conflicts.is_empty(), "{}", show(&plan));
+    assert_eq!(plan.steps.len(), 4, "{}", show(&plan));
+    assert!(plan.steps.iter().all(|s| matches!(s.action, Action::AwsTag { .. })), "{}", show(&plan));
+}
+
+#[test]
+fn import_skips_owned_connections_and_reads_only_what_touches_the_vpc() {
+    let mut state = hand_made();
+    state.region("us-east-1").connections.push(connection("pcx-22222222", "active", owned_by("someone", "theirs")));
+    let imported = crate::import::aws(&state, OWNER, &scope("us-east-1"), None);
+    assert_eq!(imported.peerings, 1);
+    assert!(imported.text.contains("# note: pcx-22222222 already belongs to peerctl owner `someone`: not imported"), "{}", imported.text);
+    let elsewhere = crate::import::aws(&state, OWNER, &scope("us-east-1"), Some("vpc-cccccccc"));
+    assert_eq!(elsewhere.peerings, 0);
+    crate::load("empty.yaml", &elsewhere.text).unwrap_or_else(|e| panic!("{e}\n{}", elsewhere.text));
 }

@@ -78,6 +78,11 @@ impl GcpProvider {
         self.calls.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// What `peerctl import` needs: see `observe::observe_for_import`.
+    pub async fn observe_for_import(&self, project: &str) -> Result<(State, Vec<String>), ProviderError> {
+        observe::observe_for_import(self, project).await
+    }
+
     fn count(&self, method: &'static str) {
         *self.calls.lock().unwrap_or_else(|e| e.into_inner()).entry(method).or_default() += 1;
     }

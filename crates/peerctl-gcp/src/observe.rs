@@ -30,6 +30,24 @@ pub(crate) async fn observe(provider: &GcpProvider, spec: &Spec) -> Result<State
     Ok(State { gcp, ..State::default() })
 }
 
+/// For `peerctl import`: `project`, then the projects its networks peer
+/// with, read as far as the credentials allow (a peer project that cannot
+/// be read is left out, and named in the returned notes).
+pub(crate) async fn observe_for_import(provider: &GcpProvider, project: &str) -> Result<(State, Vec<String>), ProviderError> {
+    let home = observe_project(provider, project).await?;
+    let peers: BTreeSet<String> =
+        home.networks.iter().flat_map(|n| &n.peerings).map(|p| p.peer.project.clone()).filter(|p| p != project).collect();
+    let mut gcp = vec![home];
+    let mut notes = Vec::new();
+    for (peer, read) in peers.iter().zip(futures::future::join_all(peers.iter().map(|p| observe_project(provider, p))).await) {
+        match read {
+            Ok(state) => gcp.push(state),
+            Err(error) => notes.push(format!("project {peer} could not be read ({error})")),
+        }
+    }
+    Ok((State { gcp, ..State::default() }, notes))
+}
+
 async fn observe_project(provider: &GcpProvider, project: &str) -> Result<GcpProjectState, ProviderError> {
     let filter = format!("name eq {FIREWALL_PREFIX}.*");
     let paths = ["global/networks", "aggregated/subnetworks", "global/firewalls"].map(|kind| format!("projects/{project}/{kind}"));

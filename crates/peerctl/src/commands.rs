@@ -1,7 +1,7 @@
-//! The commands: validate, plan, drift, apply.
+//! The commands: validate, plan, drift, apply, import, iam-policy.
 
 use crate::output::Output;
-use crate::{Exit, Format};
+use crate::{Exit, Format, ImportCloud};
 use peerctl_aws::AwsProvider;
 use peerctl_core::plan::{PLAN_FORMAT_VERSION, Plan};
 use peerctl_core::planner::Options;
@@ -47,19 +47,24 @@ impl Clouds {
 
     /// With -v: how many API calls, by operation, so a user can see a plan's cost.
     fn report_calls(&self, out: &Output) {
-        if out.verbose == 0 {
-            return;
-        }
         if let Some(aws) = &self.aws {
-            report_cloud("aws", &aws.calls(), |op| op.starts_with("Describe"), out);
+            report_cloud_calls("aws", &aws.calls(), out);
         }
         if let Some(gcp) = &self.gcp {
-            report_cloud("gcp", &gcp.calls(), |op| [".list", ".aggregatedList", ".get", ".wait"].iter().any(|s| op.ends_with(s)), out);
+            report_cloud_calls("gcp", &gcp.calls(), out);
         }
     }
 }
 
-fn report_cloud(cloud: &str, calls: &BTreeMap<&str, u64>, is_read: impl Fn(&str) -> bool, out: &Output) {
+/// With -v: one line of a cloud's API calls, reads and writes apart.
+fn report_cloud_calls(cloud: &str, calls: &BTreeMap<&str, u64>, out: &Output) {
+    if out.verbose == 0 {
+        return;
+    }
+    let is_read = |op: &str| match cloud {
+        "aws" => op.starts_with("Describe"),
+        _ => [".list", ".aggregatedList", ".get", ".wait"].iter().any(|s| op.ends_with(s)),
+    };
     let total: u64 = calls.values().sum();
     let reads: u64 = calls.iter().filter(|(op, _)| is_read(op)).map(|(_, n)| n).sum();
     let detail: Vec<String> = calls.iter().map(|(op, n)| format!("{op}={n}")).collect();
@@ -411,4 +416,65 @@ fn differences(plan: &Plan) -> Vec<String> {
         }
     }
     problems
+}
+
+/// Prints the least privilege the spec needs (offline).
+pub fn iam_policy(path: &Path, out: &Output) -> Exit {
+    let Some(spec) = load(path, out) else {
+        return Exit::Error;
+    };
+    println!("{:#}", peerctl_core::iam::policies(&spec));
+    Exit::Ok
+}
+
+/// Writes a spec (stdout) for the peerings that exist, each with `adopt`.
+pub async fn import(cloud: ImportCloud, owner: Option<String>, out: &Output) -> Exit {
+    let Some(owner) = owner.filter(|o| peerctl_core::spec::is_valid_name(o)) else {
+        out.error(
+            "import needs a valid --owner",
+            Some("pass the owner the spec will have, e.g. --owner byoc-prod (lowercase letters, digits and dashes)"),
+        );
+        return Exit::Error;
+    };
+    let imported = match cloud {
+        ImportCloud::Aws { region, vpc, profile, role_arn } => {
+            let scope = peerctl_core::spec::AwsScope { profile, role_arn, region };
+            let aws = AwsProvider::new();
+            let state = aws.observe_for_import(&scope, vpc.as_deref()).await;
+            report_cloud_calls("aws", &aws.calls(), out);
+            match state {
+                Ok(state) => peerctl_core::import::aws(&state, &owner, &scope, vpc.as_deref()),
+                Err(error) => {
+                    out.error_chain(&error, Some("check the region and the AWS credentials (AWS_PROFILE, AWS_ENDPOINT_URL, --role-arn)"));
+                    return Exit::Error;
+                }
+            }
+        }
+        ImportCloud::Gcp { project, network } => {
+            let gcp = GcpProvider::from_env();
+            let state = gcp.observe_for_import(&project).await;
+            report_cloud_calls("gcp", &gcp.calls(), out);
+            match state {
+                Ok((state, notes)) => {
+                    notes.iter().for_each(|note| out.progress(&format!("warning: {note}")));
+                    peerctl_core::import::gcp(&state, &owner, &project, network.as_deref())
+                }
+                Err(error) => {
+                    out.error_chain(
+                        &error,
+                        Some("check the project id and the GCP credentials (GOOGLE_OAUTH_ACCESS_TOKEN or application default credentials)"),
+                    );
+                    return Exit::Error;
+                }
+            }
+        }
+    };
+    // What import writes must load: check it here rather than hand over a broken spec.
+    if let Err(diags) = peerctl_core::load("(imported spec)", &imported.text) {
+        out.error(&format!("the imported spec does not load, which is a bug in peerctl:\n{diags}\n{}", imported.text), None);
+        return Exit::Error;
+    }
+    print!("{}", imported.text);
+    out.progress(&format!("{} peering(s) imported; review the spec, then run `peerctl plan` on it.", imported.peerings));
+    Exit::Ok
 }

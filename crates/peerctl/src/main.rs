@@ -72,10 +72,49 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         metrics_file: Option<PathBuf>,
     },
+    /// Write a spec for peerings that already exist (to stdout), to adopt them without recreating anything.
+    Import {
+        #[command(subcommand)]
+        cloud: ImportCloud,
+        /// The owner of the spec written (its `owner:`).
+        #[arg(long, global = true, value_name = "NAME")]
+        owner: Option<String>,
+    },
+    /// Print the least-privilege AWS IAM policies (one per set of credentials) and GCP permissions a spec needs.
+    IamPolicy {
+        /// The spec file (YAML).
+        spec: PathBuf,
+    },
     /// Print the JSON Schema of the spec file (for editors and CI linters).
     Schema,
     /// Print shell completions, e.g. `peerctl completions bash > /etc/bash_completion.d/peerctl`.
     Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImportCloud {
+    /// The VPC peering connections of one region (and account), e.g. `import aws --region us-east-1 --owner byoc-prod`.
+    Aws {
+        #[arg(long)]
+        region: String,
+        /// Only the connections of this VPC.
+        #[arg(long, value_name = "VPC_ID")]
+        vpc: Option<String>,
+        /// A named AWS profile (default: the standard credential chain).
+        #[arg(long)]
+        profile: Option<String>,
+        /// An IAM role to assume on top of those credentials.
+        #[arg(long, value_name = "ARN")]
+        role_arn: Option<String>,
+    },
+    /// The network peerings of one project, e.g. `import gcp --project emq-x-cloud --owner byoc-prod`.
+    Gcp {
+        #[arg(long)]
+        project: String,
+        /// Only the peerings of this network.
+        #[arg(long)]
+        network: Option<String>,
+    },
 }
 
 /// Which peerings a plan covers.
@@ -152,6 +191,8 @@ fn main() -> ExitCode {
 async fn run(cli: Cli, out: &output::Output) -> Exit {
     match cli.command {
         Command::Validate { spec } => commands::validate(&spec, out),
+        Command::Import { cloud, owner } => commands::import(cloud, owner, out).await,
+        Command::IamPolicy { spec } => commands::iam_policy(&spec, out),
         Command::Schema => {
             println!("{:#}", peerctl_core::schema::spec_schema());
             Exit::Ok

@@ -247,7 +247,12 @@ fn plan_rules(b: &mut Builder, peering: &Peering, this: &ResolvedSide, peer_cidr
                     Some(r) if Ownership::of(&r.tags).is(&owner, name) => {}
                     Some(r) if aws.adopt.is_some() && !r.tags.contains_key(TAG_OWNER) => {
                         let action = Action::AwsTag { scope: scope.clone(), resource: r.id.clone(), tags: ownership_tags(&owner, name) };
-                        b.step(name, action, format!("`adopt` takes over {}'s rule {}, which carries no owner yet", group.id, r.id), vec![]);
+                        b.step(
+                            name,
+                            action,
+                            format!("`adopt` takes over {}'s rule {}, which carries no owner yet", group.id, r.id),
+                            vec![],
+                        );
                     }
                     Some(r) => b.conflict(
                         name,
@@ -265,7 +270,9 @@ fn plan_rules(b: &mut Builder, peering: &Peering, this: &ResolvedSide, peer_cidr
                             rule: *rule,
                             permission: permission.clone(),
                             source,
-                            description: format!("peerctl {owner}/{name}"),
+                            // No spaces: moto's IAM check re-encodes a form body with `+` for
+                            // spaces and so refuses the SDK's `%20` (see tests/e2e/iam.rs).
+                            description: format!("peerctl:{owner}/{name}"),
                             tags: ownership_tags(&owner, name),
                         };
                         b.step(name, action, format!("{} does not allow {permission} from the peer's {source}", group.id), vec![]);
