@@ -3,6 +3,7 @@
 
 mod adoption;
 mod aws;
+mod broken;
 mod gcp;
 mod gitops;
 mod iam;

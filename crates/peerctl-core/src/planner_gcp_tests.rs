@@ -379,6 +379,37 @@ fn an_adopted_peering_is_repaired_and_removed_under_its_adopted_names() {
     ");
 }
 
+/// `fresh()` with `n` peerings (to networks of no spec) on the BYOC network.
+fn crowded(n: usize) -> State {
+    let mut state = fresh();
+    let entries = (0..n).map(|i| GcpPeeringEntry {
+        name: format!("hand-made-{i}"),
+        peer: net("elsewhere", &format!("net-{i}")),
+        state: "ACTIVE".into(),
+        flags: GcpRouteFlags::default(),
+    });
+    state.gcp[0].networks[0].peerings.extend(entries);
+    state
+}
+
+#[test]
+fn refuses_a_twenty_sixth_peering_on_a_network() {
+    let spec = crate::load("spec.yaml", SPEC).expect("valid spec");
+    assert!(plan(&spec, &crowded(24)).is_ok());
+    insta::assert_snapshot!(plan(&spec, &crowded(25)).expect_err("over the limit").to_string(), @r#"
+    spec.yaml:5:11: peering `byoc-gcp`: network projects/emq-x-cloud/global/networks/emqxbyoc-xxxx-network would have 26 peerings (25 now, 1 more planned); GCP allows 25 per network
+      hint: ask Google Cloud for a higher "peerings per network" limit (the console's Quotas page, NETWORK_PEERINGS_PER_NETWORK), or peer this network with fewer networks
+    "#);
+}
+
+#[test]
+fn re_pointing_an_entry_on_a_full_network_stays_within_the_limit() {
+    let mut state = crowded(24);
+    state.gcp[0].networks[0].peerings.push(entry(net("other-project", "old-peer"), default_flags()));
+    let plan = plan_of(SPEC, &state);
+    assert!(show(&plan).contains("- network peering team--byoc-gcp on projects/emq-x-cloud"), "{}", show(&plan));
+}
+
 #[test]
 fn an_imported_hand_made_gcp_peering_plans_nothing() {
     let state = hand_made();

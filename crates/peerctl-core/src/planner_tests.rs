@@ -1204,6 +1204,143 @@ fn adopt_leaves_other_foreign_connections_between_the_vpcs_in_conflict() {
     assert!(plan.conflicts[0].message.contains("pcx-0000beef"), "{}", show(&plan));
 }
 
+// Limits the clouds enforce (planner/limits.rs): live objects, plus what the
+// plan adds, minus what it removes, against AWS's default quotas.
+
+/// `n` live connections between `vpc` and other VPCs (vpc-f0000000, …), not peerctl's.
+fn peered_with(state: &mut State, vpc: &str, n: usize, status: &str) {
+    for i in 0..n {
+        let mut c = connection(&format!("pcx-f{i:07x}"), status, foreign());
+        c.requester.vpc_id = format!("vpc-f{i:07x}");
+        c.accepter.vpc_id = vpc.into();
+        state.region("us-east-1").connections.push(c);
+    }
+}
+
+/// `n` routes in `table` to ranges of no peer (172.16.i.0/24) through a gateway.
+fn filler_routes(state: &mut State, table: &str, n: usize) {
+    state.table(table).routes.extend((0..n).map(|i| route(&format!("172.16.{i}.0/24"), "igw-aaaaaaaa")));
+}
+
+/// `n` inbound rules in `group` from ranges of no peer (172.16.i.0/24).
+fn filler_rules(state: &mut State, group: &str, n: usize) {
+    let rules = (0..n).map(|i| ingress(&format!("sgr-f{i:07x}"), group, &format!("172.16.{i}.0/24"), Tags::new()));
+    state.region("us-east-1").rules.extend(rules);
+}
+
+#[test]
+fn refuses_a_connection_that_would_take_a_vpc_over_fifty() {
+    let mut state = fresh();
+    peered_with(&mut state, "vpc-bbbbbbbb", 50, "active");
+    insta::assert_snapshot!(errors(&basic(""), &state), @r#"
+    spec.yaml:5:11: peering `byoc-to-services`: vpc-bbbbbbbb in us-east-1 would have 51 peering connections (50 now, 1 more planned); AWS allows 50 active peering connections per VPC
+      hint: raise "Active VPC peering connections per VPC" in Service Quotas (Amazon Virtual Private Cloud, up to 125) before applying, or peer this VPC with fewer VPCs
+    "#);
+}
+
+#[test]
+fn the_fiftieth_connection_is_allowed_and_dead_ones_do_not_count() {
+    let mut state = fresh();
+    peered_with(&mut state, "vpc-bbbbbbbb", 49, "active");
+    plan_of(&basic(""), &state);
+    let mut state = fresh();
+    peered_with(&mut state, "vpc-bbbbbbbb", 60, "deleted");
+    plan_of(&basic(""), &state);
+}
+
+#[test]
+fn pending_connections_count_towards_the_vpc_limit() {
+    let mut state = fresh();
+    peered_with(&mut state, "vpc-bbbbbbbb", 50, "pending-acceptance");
+    assert!(errors(&basic(""), &state).contains("would have 51 peering connections"));
+}
+
+#[test]
+fn a_count_already_over_the_default_means_the_quota_was_raised() {
+    let mut state = fresh();
+    peered_with(&mut state, "vpc-bbbbbbbb", 51, "active");
+    filler_routes(&mut state, "rtb-bbbbbbb1", 51);
+    filler_rules(&mut state, "sg-bbbbbbbb", 61);
+    plan_of(&basic(""), &state);
+}
+
+#[test]
+fn blames_the_peering_that_crosses_the_vpc_limit() {
+    let mut state = fresh();
+    peered_with(&mut state, "vpc-bbbbbbbb", 49, "active");
+    let region = state.region("us-east-1");
+    region.vpcs.push(vpc("vpc-cccccccc", "other-vpc", ACCOUNT, &["10.2.0.0/16"], &[]));
+    let second = peering("second", "{vpc: vpc-cccccccc, route_tables: []}", "{vpc: vpc-bbbbbbbb, route_tables: []}", "");
+    let spec = spec(&format!("{}{second}", peering(NAME, REQUESTER, ACCEPTER, "")));
+    insta::assert_snapshot!(errors(&spec, &state), @r#"
+    spec.yaml:9:11: peering `second`: vpc-bbbbbbbb in us-east-1 would have 51 peering connections (49 now, 2 more planned); AWS allows 50 active peering connections per VPC
+      hint: raise "Active VPC peering connections per VPC" in Service Quotas (Amazon Virtual Private Cloud, up to 125) before applying, or peer this VPC with fewer VPCs
+    "#);
+}
+
+#[test]
+fn refuses_routes_that_would_take_a_table_over_fifty_and_local_routes_do_not_count() {
+    let mut state = fresh();
+    filler_routes(&mut state, "rtb-bbbbbbb1", 48);
+    plan_of(&basic(""), &state);
+    state.table("rtb-bbbbbbb1").routes.push(route("172.17.0.0/24", "igw-aaaaaaaa"));
+    insta::assert_snapshot!(errors(&basic(""), &state), @r#"
+    spec.yaml:5:11: peering `byoc-to-services`: route table rtb-bbbbbbb1 of vpc-bbbbbbbb would hold 51 IPv4 routes (49 now, 2 more planned); AWS allows 50 per route table
+      hint: raise "Routes per route table" in Service Quotas (Amazon Virtual Private Cloud, up to 1000) before applying, or route this peering through other tables (`route_tables:`)
+    "#);
+}
+
+#[test]
+fn routes_are_counted_per_ip_family() {
+    let mut state = fresh();
+    let v6 = (0..50).map(|i| route(&format!("2600:1f18:0:{i:x}::/64"), "igw-aaaaaaaa"));
+    state.table("rtb-bbbbbbb1").routes.extend(v6);
+    plan_of(&basic(""), &state);
+    let message = errors(&basic("      ipv6: true\n"), &state);
+    assert!(message.contains("rtb-bbbbbbb1 of vpc-bbbbbbbb would hold 51 IPv6 routes (50 now, 1 more planned)"), "{message}");
+}
+
+#[test]
+fn routes_the_plan_deletes_make_room_for_those_it_adds() {
+    // The peer moved from 10.1/16 to 10.2/16: one owned route goes, one comes, in a full table.
+    let mut state = converged();
+    filler_routes(&mut state, "rtb-aaaaaaa1", 49);
+    state.vpc("vpc-bbbbbbbb").cidrs = vec![net("10.2.0.0/16")];
+    let plan = plan_of(&basic(""), &state);
+    assert!(show(&plan).contains("- route rtb-aaaaaaa1 10.1.0.0/16 -> pcx-11111111"), "{}", show(&plan));
+    assert!(show(&plan).contains("+ route rtb-aaaaaaa1 10.2.0.0/16 -> pcx-11111111"), "{}", show(&plan));
+}
+
+#[test]
+fn refuses_rules_that_would_take_a_group_over_sixty() {
+    let mut state = fresh();
+    filler_rules(&mut state, "sg-bbbbbbbb", 58);
+    plan_of(&basic(""), &state);
+    state.region("us-east-1").rules.push(ingress("sgr-0000cafe", "sg-bbbbbbbb", "172.17.0.0/24", Tags::new()));
+    insta::assert_snapshot!(errors(&basic(""), &state), @r#"
+    spec.yaml:5:11: peering `byoc-to-services`: security group sg-bbbbbbbb of vpc-bbbbbbbb would hold 61 inbound IPv4 rules (59 now, 2 more planned); AWS allows 60 per group
+      hint: each `allow` rule is one rule per peer range; raise "Inbound or outbound rules per security group" in Service Quotas (Amazon Virtual Private Cloud) before applying, allow less (`allow:`), or open another group (`security_groups:`)
+    "#);
+}
+
+#[test]
+fn a_rule_from_a_group_counts_in_both_families() {
+    let mut state = fresh();
+    filler_rules(&mut state, "sg-bbbbbbbb", 58);
+    let from_group = crate::state::SecurityGroupRule { source: None, ..ingress("sgr-0000beef", "sg-bbbbbbbb", "0.0.0.0/0", Tags::new()) };
+    state.region("us-east-1").rules.push(from_group);
+    assert!(errors(&basic(""), &state).contains("would hold 61 inbound IPv4 rules (59 now, 2 more planned)"));
+}
+
+#[test]
+fn rules_the_plan_revokes_make_room_for_those_it_adds() {
+    let mut state = converged();
+    filler_rules(&mut state, "sg-aaaaaaaa", 59);
+    state.vpc("vpc-bbbbbbbb").cidrs = vec![net("10.2.0.0/16")];
+    let plan = plan_of(&basic(""), &state);
+    assert!(show(&plan).contains("+ ingress rule sg-aaaaaaaa tcp all ports from 10.2.0.0/16"), "{}", show(&plan));
+}
+
 // `peerctl import`: the spec written from a hand-made peering plans only its tags.
 
 #[test]
@@ -1248,4 +1385,17 @@ fn import_skips_owned_connections_and_reads_only_what_touches_the_vpc() {
     let elsewhere = crate::import::aws(&state, OWNER, &scope("us-east-1"), Some("vpc-cccccccc"));
     assert_eq!(elsewhere.peerings, 0);
     crate::load("empty.yaml", &elsewhere.text).unwrap_or_else(|e| panic!("{e}\n{}", elsewhere.text));
+}
+
+#[test]
+fn a_connection_pruned_in_the_same_plan_frees_its_place_at_the_vpc() {
+    let mut state = fresh();
+    peered_with(&mut state, "vpc-bbbbbbbb", 49, "active");
+    let mut old = connection("pcx-0000dead", "active", owned("old-link"));
+    old.requester.vpc_id = "vpc-0000dead".into();
+    state.region("us-east-1").connections.push(old);
+    assert!(errors(&basic(""), &state).contains("would have 51 peering connections (50 now, 1 more planned)"));
+    let options = crate::planner::Options { prune: true, targets: Vec::new() };
+    let plan = crate::planner::plan_with(&basic(""), &state, &options).unwrap_or_else(|e| panic!("{e}"));
+    assert!(show(&plan).contains("- peering connection pcx-0000dead"), "{}", show(&plan));
 }

@@ -3,6 +3,7 @@
 
 mod aws;
 mod gcp;
+mod limits;
 mod resolve;
 
 pub use gcp::entry_name as gcp_entry_name;
@@ -68,6 +69,7 @@ pub fn plan_with(spec: &Spec, state: &State, options: &Options) -> Result<Plan, 
         }
     }
     let unmanaged = if options.prune { Vec::new() } else { [aws_unmanaged, gcp_unmanaged].concat() };
+    limits::check(spec, state, &builder.steps, &mut builder.diags);
     let Builder { steps, conflicts, peerings, diags, .. } = builder;
     diags.into_result(Plan {
         format_version: PLAN_FORMAT_VERSION,
