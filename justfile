@@ -32,7 +32,21 @@ bench:
     cargo build --release --workspace --bins
     target/release/peerctl-bench
 
+# licences, sources and banned crates of every dependency (deny.toml); advisories too when PEERCTL_ADVISORY_DB is a cargo-deny db-path (as `cargo deny fetch` fills it)
+deny:
+    @cargo deny --version >/dev/null 2>&1 || cargo install cargo-deny --locked
+    cargo deny --offline check licenses bans sources
+    @if [ -n "${PEERCTL_ADVISORY_DB:-}" ]; then mkdir -p target && sed "s|^db-urls = \[\]|db-path = \"$PEERCTL_ADVISORY_DB\"|" deny.toml > target/deny-advisories.toml && cargo deny --offline --config target/deny-advisories.toml check advisories; else echo "advisories: skipped (RustSec's database is fetched from GitHub, which is not reachable here; set PEERCTL_ADVISORY_DB)"; fi
+
 # format and lint
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+
+# fuzz the spec loader, planner and renderers for SECONDS (needs nightly; not part of CI; see docs/fuzzing.md)
+fuzz seconds="600":
+    @rustup toolchain list | grep -q '^nightly' || { echo "just fuzz needs the nightly toolchain: rustup toolchain install nightly" >&2; exit 1; }
+    @cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+    mkdir -p fuzz/corpus/spec_loader
+    cp specs/*.yaml fuzz/seeds/*.yaml fuzz/corpus/spec_loader/
+    cargo +nightly fuzz run spec_loader -- -max_total_time={{seconds}} -dict=fuzz/yaml.dict -print_final_stats=1

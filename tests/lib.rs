@@ -2,6 +2,7 @@
 //! server on a free loopback port, builds VPC worlds through the AWS SDK the
 //! way a user's infrastructure code would, and runs the `peerctl` binary.
 
+pub mod faults;
 pub mod proxy;
 pub mod sim;
 

@@ -4,6 +4,7 @@
 mod adoption;
 mod aws;
 mod broken;
+mod faults;
 mod gcp;
 mod gitops;
 mod iam;

@@ -14,6 +14,12 @@ where
             let inner = service.err();
             (inner.code().unwrap_or("Unknown").to_string(), inner.message().unwrap_or("").to_string())
         }
+        SdkError::DispatchFailure(_) if describe_chain(&error).contains("credential") => {
+            return ProviderError::PermissionDenied(format!(
+                "{operation}: no AWS credentials ({}); check the profile, role or environment of this side",
+                describe_chain(&error)
+            ));
+        }
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             return ProviderError::Unavailable(format!("{operation}: {}", describe_chain(&error)));
         }

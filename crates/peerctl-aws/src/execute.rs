@@ -112,6 +112,10 @@ async fn create_connection(
     accepter: &AwsEnd,
     tags: &Tags,
 ) -> Result<Outcome> {
+    // Never retried by the SDK: a retry after a lost answer would create a
+    // second connection. On an unknown outcome, `find_owned` looks for the
+    // first before the engine tries again.
+    let no_retries = aws_sdk_ec2::config::Builder::default().retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled());
     let mut request = client
         .create_vpc_peering_connection()
         .vpc_id(&requester.vpc)
@@ -124,7 +128,7 @@ async fn create_connection(
         request = request.peer_region(&accepter.scope.region);
     }
     provider.count("CreateVpcPeeringConnection");
-    match request.send().await.map_err(|e| classify("CreateVpcPeeringConnection", e)) {
+    match request.customize().config_override(no_retries).send().await.map_err(|e| classify("CreateVpcPeeringConnection", e)) {
         Ok(output) => {
             let id = output.vpc_peering_connection().and_then(|c| c.vpc_peering_connection_id());
             let id = id.ok_or_else(|| ProviderError::Other("CreateVpcPeeringConnection returned no connection id".into()))?;
@@ -138,8 +142,31 @@ async fn create_connection(
     }
 }
 
-/// A live connection between the two VPCs carrying exactly these ownership tags.
+/// A live connection between the two VPCs carrying exactly these ownership
+/// tags. A new connection may take a moment to show in Describe, so the
+/// search is repeated for a few seconds before concluding there is none.
 async fn find_owned(
+    provider: &AwsProvider,
+    client: &aws_sdk_ec2::Client,
+    requester: &AwsEnd,
+    accepter: &AwsEnd,
+    tags: &Tags,
+) -> Result<Option<String>> {
+    for attempt in 0..FIND_ATTEMPTS {
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+        if let Some(id) = find_owned_once(provider, client, requester, accepter, tags).await? {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
+}
+
+/// How many times `find_owned` looks, a second apart.
+const FIND_ATTEMPTS: u32 = 5;
+
+async fn find_owned_once(
     provider: &AwsProvider,
     client: &aws_sdk_ec2::Client,
     requester: &AwsEnd,

@@ -58,12 +58,21 @@ impl AwsProvider {
     }
 }
 
+/// Attempts of each SDK call before its error reaches peerctl: a plan reads
+/// every scope once, so a read failing all of them aborts the whole run.
+const READ_ATTEMPTS: u32 = 8;
+
 /// The SDK's standard chain (environment, profiles, SSO, instance roles,
 /// `AWS_ENDPOINT_URL`), narrowed to the scope's profile and assumed role.
 async fn sdk_config(scope: &AwsScope) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(scope.region.clone()));
+    // Reads are retried by the SDK (mutations are the engine's to retry; see execute.rs).
+    let retries = aws_config::retry::RetryConfig::standard().with_max_attempts(READ_ATTEMPTS);
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(scope.region.clone())).retry_config(retries);
     if let Some(profile) = &scope.profile {
-        loader = loader.profile_name(profile);
+        // The profile's own credentials: the default chain would prefer
+        // AWS_ACCESS_KEY_ID from the environment and silently use its account.
+        let credentials = aws_config::profile::ProfileFileCredentialsProvider::builder().profile_name(profile).build();
+        loader = loader.profile_name(profile).credentials_provider(credentials);
     }
     let base = loader.load().await;
     let Some(role_arn) = &scope.role_arn else {

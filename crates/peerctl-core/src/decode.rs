@@ -63,10 +63,16 @@ struct Defaults {
 fn decode_spec(file: &str, root: &Node, diags: &mut Diagnostics) -> Option<Spec> {
     let mut fields = Fields::new(root, "the spec", keys::SPEC, diags)?;
     let top = Loc::new(1, 1);
-    if let Some(version) = fields.require("version", "add `version: 1` at the top", diags, top)
-        && version.value != Value::Int(i64::from(SPEC_VERSION))
-    {
-        diags.error_with_hint(version.loc, "unsupported spec version", "this peerctl reads `version: 1`");
+    if let Some(version) = fields.require("version", "add `version: 1` at the top", diags, top) {
+        match &version.value {
+            Value::Int(v) if *v == i64::from(SPEC_VERSION) => {}
+            Value::Int(v) => diags.error_with_hint(version.loc, format!("unsupported spec version {v}"), "this peerctl reads `version: 1`"),
+            other => diags.error_with_hint(
+                version.loc,
+                format!("`version` must be the number {SPEC_VERSION}, found {}", other.kind()),
+                "write `version: 1`, without quotes",
+            ),
+        }
     }
     let owner_node = fields.require("owner", "add `owner: NAME`: it scopes what peerctl may change (e.g. `owner: byoc-prod`)", diags, top);
     let owner = owner_node.and_then(|node| name_of(node, "owner", diags));
@@ -103,7 +109,7 @@ fn decode_defaults(fields: &mut Fields, diags: &mut Diagnostics) -> Defaults {
     if let Some(node) = fields.get("gcp")
         && let Some(mut gcp) = Fields::new(node, "`gcp` defaults", keys::GCP_DEFAULTS, diags)
     {
-        defaults.gcp_project = gcp.get("project").and_then(|n| project_of(n, diags));
+        defaults.gcp_project = gcp.get("project").map(|n| project_of(n, diags).unwrap_or_default());
         gcp.finish(diags);
     }
     defaults
@@ -113,7 +119,7 @@ fn decode_defaults(fields: &mut Fields, diags: &mut Diagnostics) -> Defaults {
 fn decode_peering(node: &Node, defaults: &Defaults, names: &mut BTreeMap<String, Loc>, diags: &mut Diagnostics) -> Option<Peering> {
     let mut fields = Fields::new(node, "a peering", keys::PEERING, diags)?;
     let name_node = fields.require("name", "give every peering a unique `name:` (lowercase, digits, dashes)", diags, node.loc);
-    let name = name_node.and_then(|n| name_of(n, "a peering `name`", diags));
+    let name = name_node.and_then(|n| name_of(n, "peering name", diags));
     if let (Some(name), Some(at)) = (&name, name_node)
         && let Some(first) = names.insert(name.clone(), at.loc)
     {
@@ -262,6 +268,14 @@ fn selector_of(node: &Node, prefix: &str, diags: &mut Diagnostics) -> Option<Sel
             );
             return None;
         }
+        Value::Map(entries) if entries.iter().any(|(k, _)| k.value == Value::Str("id".into())) => {
+            diags.error_with_hint(
+                node.loc,
+                "selectors take no `id:`",
+                format!("to select by id, write the id itself: {prefix}-0123456789abcdef0; by Name tag: {{name: my-name}}"),
+            );
+            return None;
+        }
         Value::Map(_) => {
             let mut fields = Fields::new(node, "a selector", keys::SELECTOR, diags)?;
             let name = fields.require("name", "write {name: THE-NAME}", diags, node.loc).and_then(|n| non_empty(n, "`name`", diags));
@@ -353,9 +367,10 @@ fn ports_of(node: &Node, diags: &mut Diagnostics) -> Option<Ports> {
             let shown = match &node.value {
                 Value::Str(s) => format!("`{s}`"),
                 Value::Int(n) => format!("`{n}`"),
+                Value::Float(n) => format!("`{n}`"),
                 other => other.kind().to_string(),
             };
-            diags.error_with_hint(node.loc, format!("invalid ports {shown}"), hint);
+            diags.error_with_hint(node.loc, format!("{shown} is not a port or port range"), hint);
             None
         }
     }
@@ -371,7 +386,8 @@ fn parse_port_range(text: &str) -> Option<Ports> {
 fn decode_gcp(node: &Node, what: &str, defaults: &Defaults, diags: &mut Diagnostics) -> Option<GcpPeering> {
     let mut fields = Fields::new(node, format!("the `gcp` section of {what}"), keys::GCP_PEERING, diags)?;
     let project = match fields.get("project") {
-        Some(n) => project_of(n, diags),
+        // An invalid project (reported) becomes "", so networks do not also say they have none.
+        Some(n) => Some(project_of(n, diags).unwrap_or_default()),
         None => defaults.gcp_project.clone(),
     };
     let network = fields
@@ -439,6 +455,9 @@ fn network_of(node: &Node, project: Option<&str>, diags: &mut Diagnostics) -> Op
             "network names are lowercase letters, digits and dashes, starting with a letter (at most 63)",
         );
         return None;
+    }
+    if project == Some("") {
+        return None; // the project written is invalid, and said so
     }
     let Some(project) = project else {
         diags.error_with_hint(

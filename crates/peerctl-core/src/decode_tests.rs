@@ -152,7 +152,7 @@ fn refuses_syntax_errors_and_missing_basics() {
       hint: start with `version: 1` and `owner: NAME`
     ");
     insta::assert_snapshot!(errors("version: 2\nowner: o\npeerings:\n  - name: x\n    aws: {}\n    gcp: {}\n"), @"
-    spec.yaml:1:10: unsupported spec version
+    spec.yaml:1:10: unsupported spec version 2
       hint: this peerctl reads `version: 1`
     spec.yaml:6:10: peering `x` has both `aws` and `gcp`
       hint: a peering joins two networks of one cloud; AWS-to-GCP needs a VPN or Interconnect, not peering

@@ -48,13 +48,44 @@ pub fn parse(text: &str, diags: &mut Diagnostics) -> Option<Node> {
         return None;
     }
     match serde_saphyr::from_str::<Node>(text) {
+        Ok(node) if node.value == Value::Null => {
+            diags.error_with_hint(Loc::new(1, 1), "the spec is empty (only comments)", "start with `version: 1` and `owner: NAME`");
+            None
+        }
         Ok(node) => Some(node),
         Err(err) => {
             let loc = err.location().map(|l| to_loc(&l)).unwrap_or(Loc::new(1, 1));
-            diags.error(loc, format!("invalid YAML: {}", first_line(&err.to_string())));
+            let message = first_line(&err.to_string());
+            match syntax_hint(&message) {
+                Some((message, hint)) => diags.error_with_hint(loc, message, hint),
+                None => diags.error(loc, format!("invalid YAML: {message}")),
+            }
             None
         }
     }
+}
+
+/// Plainer words, and a way out, for the syntax errors people make most.
+fn syntax_hint(message: &str) -> Option<(String, &'static str)> {
+    if let Some(key) = message.strip_prefix("duplicate mapping key: ") {
+        let key = key.split(',').next().unwrap_or(key).trim();
+        return Some((format!("`{key}` is written twice in the same mapping"), "keep only one of them"));
+    }
+    if message.starts_with("budget breached") {
+        let limit = message.trim_start_matches("budget breached").trim_start_matches(':').trim();
+        return Some((
+            format!("the spec is too large or too deeply nested to read ({limit})"),
+            "a spec of peerings is a flat list; check for runaway anchors and aliases or nesting",
+        ));
+    }
+    let hint = if message.contains("tabs disallowed") {
+        "indent with spaces: YAML does not allow tabs in indentation"
+    } else if message.contains("did not find expected ',' or '}'") || message.contains("did not find expected ',' or ']'") {
+        "a `{` or `[` is not closed, or two items lack the comma between them"
+    } else {
+        return None;
+    };
+    Some((format!("invalid YAML: {message}"), hint))
 }
 
 fn to_loc(location: &serde_saphyr::Location) -> Loc {

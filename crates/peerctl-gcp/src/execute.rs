@@ -71,7 +71,14 @@ async fn run(provider: &GcpProvider, action: &Action, id: &str) -> Result<Outcom
                 .await;
             match inserted {
                 Err(ProviderError::AlreadyExists(text)) => {
-                    let current = provider.get("firewalls.get", &format!("projects/{project}/global/firewalls/{}", spec.name)).await?;
+                    let got = provider.get("firewalls.get", &format!("projects/{project}/global/firewalls/{}", spec.name)).await;
+                    let current = match got {
+                        // Another run's insert of the same rule is still in progress: worth another try.
+                        Err(ProviderError::NotFound(_)) => {
+                            return Err(ProviderError::Unavailable(format!("{text}, but not readable yet: another operation is creating it")));
+                        }
+                        other => other?,
+                    };
                     if !same_firewall(&current, spec)? {
                         return Err(ProviderError::AlreadyExists(format!("{text}, with other content; run plan again")));
                     }

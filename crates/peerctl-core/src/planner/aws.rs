@@ -18,6 +18,15 @@ pub(crate) fn plan_present(b: &mut Builder, peering: &Peering, aws: &AwsPeering)
         b.peerings.push(status(peering, None));
         return;
     };
+    if req.vpc.id == acc.vpc.id {
+        b.diags.error_with_hint(
+            peering.loc,
+            format!("peering `{name}` joins {} to itself (both sides select it)", req.vpc.id),
+            "the two sides must be different VPCs; check the requester's and accepter's `vpc`",
+        );
+        b.peerings.push(status(peering, None));
+        return;
+    }
     let (req_cidrs, acc_cidrs) = (req.cidrs(aws.ipv6), acc.cidrs(aws.ipv6));
     if let Some((a, c)) = first_overlap(&req_cidrs, &acc_cidrs) {
         b.diags.error_with_hint(
