@@ -75,7 +75,9 @@ async fn run(provider: &GcpProvider, action: &Action, id: &str) -> Result<Outcom
                     let current = match got {
                         // Another run's insert of the same rule is still in progress: worth another try.
                         Err(ProviderError::NotFound(_)) => {
-                            return Err(ProviderError::Unavailable(format!("{text}, but not readable yet: another operation is creating it")));
+                            return Err(ProviderError::Unavailable(format!(
+                                "{text}, but not readable yet: another operation is creating it"
+                            )));
                         }
                         other => other?,
                     };
