@@ -12,6 +12,7 @@
 //! runtime: a test may block (waiting for a `peerctl` process) while the
 //! proxy keeps serving.
 
+use crate::proxy::top_level_items;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -738,31 +739,6 @@ fn strip_connections(xml: &str, hidden: &[String]) -> (String, u64) {
         }
     }
     (format!("{}{open}{kept}{close}{}", &xml[..start], &xml[end + close.len()..]), removed)
-}
-
-/// The `<item>…</item>` children of a set, nested items kept whole.
-fn top_level_items(inner: &str) -> Vec<&str> {
-    let mut items = Vec::new();
-    let (mut depth, mut start, mut at) = (0usize, 0usize, 0usize);
-    while at < inner.len() {
-        let rest = &inner[at..];
-        if rest.starts_with("<item>") {
-            if depth == 0 {
-                start = at;
-            }
-            depth += 1;
-            at += "<item>".len();
-        } else if rest.starts_with("</item>") {
-            depth = depth.saturating_sub(1);
-            at += "</item>".len();
-            if depth == 0 {
-                items.push(&inner[start..at]);
-            }
-        } else {
-            at += rest.chars().next().map_or(1, char::len_utf8);
-        }
-    }
-    items
 }
 
 #[cfg(test)]

@@ -122,7 +122,7 @@ fn paginate(xml: &str, set: &str, page: usize, size: usize) -> String {
 }
 
 /// The `<item>…</item>` children of a set, nested items kept whole.
-fn top_level_items(inner: &str) -> Vec<&str> {
+pub(crate) fn top_level_items(inner: &str) -> Vec<&str> {
     let mut items = Vec::new();
     let (mut depth, mut start, mut at) = (0usize, 0usize, 0usize);
     while at < inner.len() {

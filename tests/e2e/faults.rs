@@ -11,7 +11,7 @@ use crate::support::{Run, Workdir, run};
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::Filter;
-use peerctl_e2e::faults::{Fault, FaultConfig, FaultProxy};
+use peerctl_e2e::faults::{Counters, Fault, FaultConfig, FaultProxy};
 use peerctl_e2e::*;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -328,8 +328,19 @@ async fn aws_demo_converges_through_twenty_percent_faults() {
     let applied = run(&moto.via(&proxy.endpoint), &dir, &["apply", "-v", "--auto-approve", "spec.yaml"]);
     let took = started.elapsed();
     let counters = proxy.counters();
+    report_aws("aws demo through 20% faults", &applied, took, &counters);
+    let applied = applied.expect(0);
+    assert!(applied.stdout.contains("Verified"), "{}", applied.stdout);
+    assert!(counters.faults_total() > 0, "faults were injected: {counters:?}");
+
+    run(&moto, &dir, &["plan", "--detailed-exitcode", "spec.yaml"]).expect(0);
+    assert_aws_converged((&ec2, &byoc), (&ec2, &services), "demo", "aws demo, 20% faults").await;
+}
+
+/// One line of figures for the closing note: not asserted.
+fn report_aws(what: &str, applied: &Run, took: std::time::Duration, counters: &Counters) {
     eprintln!(
-        "aws demo through 20% faults: exit {} in {took:.1?}; {} requests, {} faults {:?}, {} mutating calls forwarded ({} CreateVpcPeeringConnection), {} hidden from Describe; {}; {}",
+        "{what}: exit {} in {took:.1?}; {} requests, {} faults {:?}, {} mutating calls forwarded ({} CreateVpcPeeringConnection), {} hidden from Describe; {}; {}",
         applied.code,
         counters.requests,
         counters.faults_total(),
@@ -337,15 +348,9 @@ async fn aws_demo_converges_through_twenty_percent_faults() {
         counters.mutations_forwarded,
         counters.forwarded.get("CreateVpcPeeringConnection").copied().unwrap_or(0),
         counters.hidden_from_describe,
-        retries_line(&applied),
-        calls_line(&applied, "aws"),
+        retries_line(applied),
+        calls_line(applied, "aws"),
     );
-    let applied = applied.expect(0);
-    assert!(applied.stdout.contains("Verified"), "{}", applied.stdout);
-    assert!(counters.faults_total() > 0, "faults were injected: {counters:?}");
-
-    run(&moto, &dir, &["plan", "--detailed-exitcode", "spec.yaml"]).expect(0);
-    assert_aws_converged((&ec2, &byoc), (&ec2, &services), "demo", "aws demo, 20% faults").await;
 }
 
 /// Three hubs in us-east-1, thirty spokes in us-west-2 and eu-west-1.
@@ -380,18 +385,7 @@ async fn aws_thirty_peerings_converge_through_twenty_percent_faults() {
     let applied = run(&moto.via(&proxy.endpoint), &dir, &["apply", "-v", "--auto-approve", "spec.yaml"]);
     let took = started.elapsed();
     let counters = proxy.counters();
-    eprintln!(
-        "aws 30 peerings through 20% faults: exit {} in {took:.1?}; {} requests, {} faults {:?}, {} mutating calls forwarded ({} CreateVpcPeeringConnection), {} hidden from Describe; {}; {}",
-        applied.code,
-        counters.requests,
-        counters.faults_total(),
-        counters.faults,
-        counters.mutations_forwarded,
-        counters.forwarded.get("CreateVpcPeeringConnection").copied().unwrap_or(0),
-        counters.hidden_from_describe,
-        retries_line(&applied),
-        calls_line(&applied, "aws"),
-    );
+    report_aws("aws 30 peerings through 20% faults", &applied, took, &counters);
     let applied = applied.expect(0);
     assert!(applied.stdout.contains("Apply complete! Resources: 150 added, 30 changed, 0 destroyed."), "{}", applied.stdout);
 
