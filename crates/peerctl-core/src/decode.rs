@@ -249,7 +249,7 @@ fn selection_of(node: &Node, prefix: &str, diags: &mut Diagnostics) -> Option<Se
             diags.error_with_hint(
                 selector.loc,
                 format!("{} is listed twice", selector.by),
-                format!("remove the duplicate (first at line {})", first.line),
+                format!("remove the duplicate (first at {}:{})", first.line, first.column),
             );
         }
     }
@@ -315,7 +315,7 @@ fn decode_allow(node: Option<&Node>, diags: &mut Diagnostics) -> Option<Vec<Rule
             diags.error_with_hint(
                 item.loc,
                 format!("rule `{rule}` is listed twice"),
-                format!("remove the duplicate (first at line {})", first.line),
+                format!("remove the duplicate (first at {}:{})", first.line, first.column),
             );
         }
         rules.push(rule);
@@ -486,7 +486,7 @@ fn name_of(node: &Node, what: &str, diags: &mut Diagnostics) -> Option<String> {
 fn non_empty(node: &Node, what: &str, diags: &mut Diagnostics) -> Option<String> {
     let text = str_of(node, what, diags)?;
     if text.trim().is_empty() {
-        diags.error(node.loc, format!("{what} is empty"));
+        diags.error_with_hint(node.loc, format!("{what} is empty"), "give it a value, or remove the key");
         return None;
     }
     Some(text.to_string())

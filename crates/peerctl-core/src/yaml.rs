@@ -203,7 +203,11 @@ impl<'a> Fields<'a> {
     pub fn new(node: &'a Node, what: impl Into<String>, keys: &'static [&'static str], diags: &mut Diagnostics) -> Option<Self> {
         let what = what.into();
         let Value::Map(entries) = &node.value else {
-            diags.error(node.loc, format!("{what} must be a mapping, found {}", node.value.kind()));
+            diags.error_with_hint(
+                node.loc,
+                format!("{what} must be a mapping, found {}", node.value.kind()),
+                "write `key: value` lines, indented under it (or {key: value} on one line)",
+            );
             return None;
         };
         let mut keyed = Vec::with_capacity(entries.len());
@@ -314,7 +318,11 @@ pub fn seq_of<'a>(node: &'a Node, what: &str, diags: &mut Diagnostics) -> Option
     match &node.value {
         Value::Seq(items) => Some(items),
         other => {
-            diags.error(node.loc, format!("{what} must be a list, found {}", other.kind()));
+            diags.error_with_hint(
+                node.loc,
+                format!("{what} must be a list, found {}", other.kind()),
+                "write one item per line, each starting with `- ` (or [a, b] on one line)",
+            );
             None
         }
     }

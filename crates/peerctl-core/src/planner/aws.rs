@@ -403,9 +403,11 @@ fn remove_owned(b: &mut Builder, name: &str, handled: &Handled, reason: &str) {
 pub(crate) fn check_route_collisions(b: &mut Builder) {
     let mut claims = std::mem::take(&mut b.claimed_routes);
     claims.sort();
+    let mut reported = BTreeSet::new();
     for (i, (table, cidr, peering, loc)) in claims.iter().enumerate() {
         let earlier = claims[..i].iter().find(|(t, c, p, _)| t == table && p != peering && overlaps(c, cidr));
-        if let Some((_, other_cidr, other, _)) = earlier {
+        // Once per pair of peerings and ranges, however many tables they share.
+        if let Some((_, other_cidr, other, _)) = earlier.filter(|(_, c, p, _)| reported.insert((peering, cidr, p, *c))) {
             b.diags.error_with_hint(
                 *loc,
                 format!("peering `{peering}` would route {cidr} in {table}, where peering `{other}` routes {other_cidr}"),
