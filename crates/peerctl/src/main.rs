@@ -95,6 +95,7 @@ enum Command {
 pub enum ImportCloud {
     /// The VPC peering connections of one region (and account), e.g. `import aws --region us-east-1 --owner byoc-prod`.
     Aws {
+        /// The region to read, e.g. us-east-1 (connections reaching other regions are followed).
         #[arg(long)]
         region: String,
         /// Only the connections of this VPC.
@@ -109,6 +110,7 @@ pub enum ImportCloud {
     },
     /// The network peerings of one project, e.g. `import gcp --project emq-x-cloud --owner byoc-prod`.
     Gcp {
+        /// The project to read (peer projects are read too, where the credentials allow).
         #[arg(long)]
         project: String,
         /// Only the peerings of this network.
