@@ -47,7 +47,7 @@ pub fn parse(text: &str, diags: &mut Diagnostics) -> Option<Node> {
         diags.error_with_hint(Loc::new(1, 1), "the spec is empty", "start with `version: 1` and `owner: NAME`");
         return None;
     }
-    match serde_saphyr::from_str::<Node>(text) {
+    match serde_saphyr::from_str_with_options::<Node>(text, options()) {
         Ok(node) if node.value == Value::Null => {
             diags.error_with_hint(Loc::new(1, 1), "the spec is empty (only comments)", "start with `version: 1` and `owner: NAME`");
             None
@@ -63,6 +63,18 @@ pub fn parse(text: &str, diags: &mut Diagnostics) -> Option<Node> {
             None
         }
     }
+}
+
+/// serde-saphyr's limits, with room for specs of tens of thousands of
+/// peerings (about 25 nodes each); the defaults stop near 10,000. Its guards
+/// against alias bombs and deep nesting stay as they are.
+fn options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_nodes = 5_000_000;
+    budget.max_events = 20_000_000;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options
 }
 
 /// Plainer words, and a way out, for the syntax errors people make most.

@@ -3,17 +3,21 @@
 use super::Builder;
 use super::resolve::{ResolvedSide, resolve_side};
 use crate::plan::{Action, AwsEnd, ConnectionRef, ConnectionSide, PeeringStatus, Unmanaged};
-use crate::spec::{AwsPeering, Peering, Spec, overlaps};
-use crate::state::{Connection, ConnectionStatus, Ownership, Permission, State, TAG_OWNER, TAG_PEERING, Tags};
+use crate::spec::{AwsPeering, By, Peering, Spec, overlaps};
+use crate::state::{
+    AwsRegionState, Connection, ConnectionStatus, Ownership, Permission, RouteTable, SecurityGroup, SecurityGroupRule, State, TAG_OWNER,
+    TAG_PEERING, Tags, Vpc,
+};
 use ipnet::IpNet;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The plan of one peering that should exist.
 pub(crate) fn plan_present(b: &mut Builder, peering: &Peering, aws: &AwsPeering) {
     let state = b.state;
     let name = &peering.name;
-    let req = resolve_side(&aws.requester, state.aws_region(&aws.requester.scope), &format!("requester of `{name}`"), &mut b.diags);
-    let acc = resolve_side(&aws.accepter, state.aws_region(&aws.accepter.scope), &format!("accepter of `{name}`"), &mut b.diags);
+    let lookup = b.aws;
+    let req = resolve_side(&aws.requester, state.aws_region(&aws.requester.scope), lookup, &format!("requester of `{name}`"), &mut b.diags);
+    let acc = resolve_side(&aws.accepter, state.aws_region(&aws.accepter.scope), lookup, &format!("accepter of `{name}`"), &mut b.diags);
     let (Some(req), Some(acc)) = (req, acc) else {
         b.peerings.push(status(peering, None));
         return;
@@ -220,7 +224,7 @@ fn plan_routes(
         }
     }
     let selected: BTreeSet<&str> = this.route_tables.iter().map(|t| t.id.as_str()).collect();
-    for table in this.region.route_tables.iter().filter(|t| t.vpc_id == this.vpc.id) {
+    for table in b.aws.tables_of(this.region, &this.vpc.id) {
         for route in table.routes.iter().filter(|r| owned_ids.contains(&r.target)) {
             if selected.contains(table.id.as_str()) && peer_cidrs.contains(&route.destination) {
                 continue;
@@ -247,11 +251,11 @@ fn plan_rules(b: &mut Builder, peering: &Peering, this: &ResolvedSide, peer_cidr
             for &source in peer_cidrs {
                 let permission = Permission::for_source(*rule, &source);
                 wanted.insert((group.id.clone(), permission.clone(), source));
-                let existing = this
-                    .region
-                    .rules
+                let existing = b
+                    .aws
+                    .rules_in(this.region, &group.id)
                     .iter()
-                    .find(|r| r.group_id == group.id && !r.egress && r.permission == permission && r.source == Some(source));
+                    .find(|r| !r.egress && r.permission == permission && r.source == Some(source));
                 match existing {
                     Some(r) if Ownership::of(&r.tags).is(&owner, name) => {}
                     Some(r) if aws.adopt.is_some() && !r.tags.contains_key(TAG_OWNER) => {
@@ -290,11 +294,15 @@ fn plan_rules(b: &mut Builder, peering: &Peering, this: &ResolvedSide, peer_cidr
             }
         }
     }
-    let groups_of_vpc: BTreeSet<&str> =
-        this.region.security_groups.iter().filter(|g| g.vpc_id == this.vpc.id).map(|g| g.id.as_str()).collect();
-    for rule in &this.region.rules {
+    let groups_of_vpc = b.aws.groups_of(this.region, &this.vpc.id);
+    let ours: Vec<&SecurityGroupRule> = groups_of_vpc
+        .iter()
+        .flat_map(|g| b.aws.rules_in(this.region, &g.id).iter().copied())
+        .filter(|r| Ownership::of(&r.tags).is(&owner, name))
+        .collect();
+    for rule in ours {
         let Some(source) = rule.source else { continue };
-        if rule.egress || !groups_of_vpc.contains(rule.group_id.as_str()) || !Ownership::of(&rule.tags).is(&owner, name) {
+        if rule.egress {
             continue;
         }
         if wanted.contains(&(rule.group_id.clone(), rule.permission.clone(), source)) {
@@ -326,9 +334,7 @@ pub(crate) fn prune(b: &mut Builder, peering: &str) {
 fn remove_all(b: &mut Builder, peering: &str, reason: &str) {
     let nothing = BTreeSet::new();
     remove_owned(b, peering, &Handled { keep: None, route_targets: &nothing, vpcs: ["", ""] }, reason);
-    let state = b.state;
-    let owned = unique_connections(state.aws.iter().flat_map(|r| &r.connections));
-    let live = owned.into_iter().find(|c| is_ours(b, peering, c) && !c.status.is_terminal());
+    let live = b.aws.owned(&b.spec.owner, peering).into_iter().find(|(c, _)| !c.status.is_terminal()).map(|(c, _)| c);
     b.peerings.push(PeeringStatus {
         name: peering.to_string(),
         cloud: "aws".to_string(),
@@ -353,32 +359,33 @@ struct Handled<'a> {
 /// named other VPCs): routes through them and our rules first, then the
 /// connections, so no route is left pointing at nothing.
 fn remove_owned(b: &mut Builder, name: &str, handled: &Handled, reason: &str) {
-    let (owner, state) = (b.spec.owner.clone(), b.state);
-    let owned: Vec<&Connection> =
-        unique_connections(state.aws.iter().flat_map(|r| &r.connections)).into_iter().filter(|c| is_ours(b, name, c)).collect();
-    let stale: BTreeSet<&str> = owned.iter().map(|c| c.id.as_str()).filter(|id| Some(*id) != handled.keep).collect();
-    let mut cleanup = Vec::new();
-    for region in &state.aws {
-        for table in &region.route_tables {
-            let planned = |target: &String| handled.vpcs.contains(&table.vpc_id.as_str()) && handled.route_targets.contains(target);
-            for route in table.routes.iter().filter(|r| stale.contains(r.target.as_str()) && !planned(&r.target)) {
-                let action = Action::AwsDeleteRoute {
-                    scope: region.scope.clone(),
-                    route_table: table.id.clone(),
-                    destination: route.destination,
-                    target: route.target.clone(),
-                };
-                cleanup.push(b.step(name, action, reason, vec![]));
+    let (state, lookup) = (b.state, b.aws);
+    let owner = b.spec.owner.clone();
+    let owned = lookup.owned(&owner, name);
+    let stale: BTreeSet<&str> = owned.iter().map(|(c, _)| c.id.as_str()).filter(|id| Some(*id) != handled.keep).collect();
+    // In state order (region, table, route; then rules), as a scan would find them.
+    let mut routes: Vec<(usize, usize, usize)> = stale.iter().flat_map(|id| lookup.routes_via(id)).collect();
+    routes.sort_unstable();
+    let mut rules = lookup.rules_of(&owner, name);
+    rules.sort_unstable();
+    for (r, region) in state.aws.iter().enumerate() {
+        for &(_, t, i) in routes.iter().filter(|(rr, _, _)| *rr == r) {
+            let (table, route) = (&region.route_tables[t], &region.route_tables[t].routes[i]);
+            if handled.vpcs.contains(&table.vpc_id.as_str()) && handled.route_targets.contains(&route.target) {
+                continue;
             }
+            let action = Action::AwsDeleteRoute {
+                scope: region.scope.clone(),
+                route_table: table.id.clone(),
+                destination: route.destination,
+                target: route.target.clone(),
+            };
+            b.step(name, action, reason, vec![]);
         }
-        let handled_groups: BTreeSet<&str> =
-            region.security_groups.iter().filter(|g| handled.vpcs.contains(&g.vpc_id.as_str())).map(|g| g.id.as_str()).collect();
-        for rule in region
-            .rules
-            .iter()
-            .filter(|r| !r.egress && !handled_groups.contains(r.group_id.as_str()) && Ownership::of(&r.tags).is(&owner, name))
-        {
-            let Some(source) = rule.source else { continue };
+        for &(_, i) in rules.iter().filter(|(rr, _)| *rr == r) {
+            let rule = &region.rules[i];
+            let handled_group = lookup.vpc_of_group(&rule.group_id).is_some_and(|vpc| handled.vpcs.contains(&vpc));
+            let Some(source) = rule.source.filter(|_| !rule.egress && !handled_group) else { continue };
             let action = Action::AwsRevokeIngress {
                 scope: region.scope.clone(),
                 group: rule.group_id.clone(),
@@ -386,15 +393,17 @@ fn remove_owned(b: &mut Builder, name: &str, handled: &Handled, reason: &str) {
                 permission: rule.permission.clone(),
                 source,
             };
-            cleanup.push(b.step(name, action, reason, vec![]));
+            b.step(name, action, reason, vec![]);
         }
     }
+    let doomed: Vec<(&Connection, usize)> =
+        owned.into_iter().filter(|(c, _)| stale.contains(c.id.as_str()) && !c.status.is_terminal()).collect();
+    if doomed.is_empty() {
+        return;
+    }
     let earlier: Vec<usize> = (0..b.steps.len()).filter(|i| b.steps[*i].peering == name).collect();
-    for connection in owned.iter().filter(|c| stale.contains(c.id.as_str()) && !c.status.is_terminal()) {
-        let Some(region) = state.aws.iter().find(|r| r.connections.iter().any(|c| c.id == connection.id && is_ours(b, name, c))) else {
-            continue;
-        };
-        let action = Action::AwsDeleteConnection { scope: region.scope.clone(), connection: connection.id.clone() };
+    for (connection, region) in doomed {
+        let action = Action::AwsDeleteConnection { scope: state.aws[region].scope.clone(), connection: connection.id.clone() };
         b.step(name, action, reason, earlier.clone());
     }
 }
@@ -404,8 +413,12 @@ pub(crate) fn check_route_collisions(b: &mut Builder) {
     let mut claims = std::mem::take(&mut b.claimed_routes);
     claims.sort();
     let mut reported = BTreeSet::new();
+    let mut table_start = 0;
     for (i, (table, cidr, peering, loc)) in claims.iter().enumerate() {
-        let earlier = claims[..i].iter().find(|(t, c, p, _)| t == table && p != peering && overlaps(c, cidr));
+        if claims[table_start].0 != *table {
+            table_start = i;
+        }
+        let earlier = claims[table_start..i].iter().find(|(_, c, p, _)| p != peering && overlaps(c, cidr));
         // Once per pair of peerings and ranges, however many tables they share.
         if let Some((_, other_cidr, other, _)) = earlier.filter(|(_, c, p, _)| reported.insert((peering, cidr, p, *c))) {
             b.diags.error_with_hint(
@@ -418,26 +431,130 @@ pub(crate) fn check_route_collisions(b: &mut Builder) {
 }
 
 fn connections_between<'a>(b: &Builder<'a>, vpc_a: &str, vpc_b: &str) -> Vec<&'a Connection> {
-    let all = b.state.aws.iter().flat_map(|r| &r.connections);
-    let between = all.filter(|c| {
-        (c.requester.vpc_id == vpc_a && c.accepter.vpc_id == vpc_b) || (c.requester.vpc_id == vpc_b && c.accepter.vpc_id == vpc_a)
-    });
-    unique_connections(between)
+    b.aws.between(vpc_a, vpc_b)
 }
 
-/// One entry per connection id, sorted; a connection read from both of its
-/// regions is kept in the view that carries tags (the requester's account).
-fn unique_connections<'a>(connections: impl Iterator<Item = &'a Connection>) -> Vec<&'a Connection> {
-    let mut unique: Vec<&Connection> = Vec::new();
-    for connection in connections {
-        match unique.iter_mut().find(|c| c.id == connection.id) {
-            Some(kept) if kept.tags.is_empty() && !connection.tags.is_empty() => *kept = connection,
-            Some(_) => {}
-            None => unique.push(connection),
+/// Indexes over the observed AWS state, built once per plan, so that what
+/// each peering looks up costs a search, not a scan of the whole state.
+#[derive(Default)]
+pub(crate) struct Lookup<'a> {
+    /// Each connection once, by id, with its region: a connection read from
+    /// both of its regions is kept in the view that carries tags (the
+    /// requester's account).
+    by_id: BTreeMap<&'a str, (&'a Connection, usize)>,
+    /// Connection ids by the pair of VPCs they join (the smaller id first).
+    by_vpcs: BTreeMap<(&'a str, &'a str), BTreeSet<&'a str>>,
+    /// Connection ids by their (owner, peering) tags.
+    by_owner: BTreeMap<(&'a str, &'a str), BTreeSet<&'a str>>,
+    /// Routes by target: (region, table, route) indexes.
+    routes_via: BTreeMap<&'a str, Vec<(usize, usize, usize)>>,
+    /// Rules by their (owner, peering) tags: (region, rule) indexes.
+    rules_by_owner: BTreeMap<(&'a str, &'a str), Vec<(usize, usize)>>,
+    /// The VPC of each security group.
+    group_vpc: BTreeMap<&'a str, &'a str>,
+    /// Per region (by address): route tables and groups by VPC id, rules by group id.
+    tables_of: BTreeMap<*const AwsRegionState, BTreeMap<&'a str, Vec<&'a RouteTable>>>,
+    groups_of: BTreeMap<*const AwsRegionState, BTreeMap<&'a str, Vec<&'a SecurityGroup>>>,
+    rules_in: BTreeMap<*const AwsRegionState, BTreeMap<&'a str, Vec<&'a SecurityGroupRule>>>,
+    /// Per region: VPCs by id, and by Name tag.
+    vpcs_by_id: BTreeMap<*const AwsRegionState, BTreeMap<&'a str, Vec<&'a Vpc>>>,
+    vpcs_by_name: BTreeMap<*const AwsRegionState, BTreeMap<&'a str, Vec<&'a Vpc>>>,
+}
+
+impl<'a> Lookup<'a> {
+    pub(crate) fn new(state: &'a State) -> Self {
+        let mut lookup = Lookup::default();
+        let tags_of = |tags: &'a Tags| Some((tags.get(TAG_OWNER)?.as_str(), tags.get(TAG_PEERING)?.as_str()));
+        for (r, region) in state.aws.iter().enumerate() {
+            for connection in &region.connections {
+                let kept = lookup.by_id.entry(&connection.id).or_insert((connection, r));
+                if kept.0.tags.is_empty() && !connection.tags.is_empty() {
+                    *kept = (connection, r);
+                }
+            }
+            for (t, table) in region.route_tables.iter().enumerate() {
+                for (i, route) in table.routes.iter().enumerate() {
+                    lookup.routes_via.entry(&route.target).or_default().push((r, t, i));
+                }
+            }
+            for (i, rule) in region.rules.iter().enumerate() {
+                if let Some(key) = tags_of(&rule.tags) {
+                    lookup.rules_by_owner.entry(key).or_default().push((r, i));
+                }
+            }
+            for group in &region.security_groups {
+                lookup.group_vpc.insert(&group.id, &group.vpc_id);
+                lookup.groups_of.entry(region).or_default().entry(&group.vpc_id).or_default().push(group);
+            }
+            for vpc in &region.vpcs {
+                lookup.vpcs_by_id.entry(region).or_default().entry(&vpc.id).or_default().push(vpc);
+                if let Some(name) = &vpc.name {
+                    lookup.vpcs_by_name.entry(region).or_default().entry(name).or_default().push(vpc);
+                }
+            }
+            for table in &region.route_tables {
+                lookup.tables_of.entry(region).or_default().entry(&table.vpc_id).or_default().push(table);
+            }
+            for rule in &region.rules {
+                lookup.rules_in.entry(region).or_default().entry(&rule.group_id).or_default().push(rule);
+            }
         }
+        for (id, (connection, _)) in &lookup.by_id {
+            let (a, b) = (connection.requester.vpc_id.as_str(), connection.accepter.vpc_id.as_str());
+            lookup.by_vpcs.entry(if a < b { (a, b) } else { (b, a) }).or_default().insert(id);
+            if let Some(key) = tags_of(&connection.tags) {
+                lookup.by_owner.entry(key).or_default().insert(id);
+            }
+        }
+        lookup
     }
-    unique.sort_by(|a, b| a.id.cmp(&b.id));
-    unique
+
+    /// The connections joining two VPCs, by id.
+    fn between(&self, a: &str, b: &str) -> Vec<&'a Connection> {
+        let key = if a < b { (a, b) } else { (b, a) };
+        self.by_vpcs.get(&key).into_iter().flatten().map(|id| self.by_id[id].0).collect()
+    }
+
+    /// This owner's connections of one peering, by id, with their regions.
+    fn owned(&self, owner: &str, peering: &str) -> Vec<(&'a Connection, usize)> {
+        self.by_owner.get(&(owner, peering)).into_iter().flatten().map(|id| self.by_id[id]).collect()
+    }
+
+    fn routes_via(&self, target: &str) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+        self.routes_via.get(target).into_iter().flatten().copied()
+    }
+
+    fn rules_of(&self, owner: &str, peering: &str) -> Vec<(usize, usize)> {
+        self.rules_by_owner.get(&(owner, peering)).cloned().unwrap_or_default()
+    }
+
+    fn vpc_of_group(&self, group: &str) -> Option<&'a str> {
+        self.group_vpc.get(group).copied()
+    }
+
+    /// The VPCs of `region` that `by` could select, in state order.
+    pub(crate) fn vpcs(&self, region: &AwsRegionState, by: &By) -> &[&'a Vpc] {
+        let (map, key) = match by {
+            By::Id(id) => (&self.vpcs_by_id, id),
+            By::Name(name) => (&self.vpcs_by_name, name),
+        };
+        map.get(&(region as *const _)).and_then(|m| m.get(key.as_str())).map_or(&[], Vec::as_slice)
+    }
+
+    /// The route tables of a VPC in `region`, in state order.
+    pub(crate) fn tables_of(&self, region: &AwsRegionState, vpc: &str) -> &[&'a RouteTable] {
+        self.tables_of.get(&(region as *const _)).and_then(|m| m.get(vpc)).map_or(&[], Vec::as_slice)
+    }
+
+    /// The security groups of a VPC in `region`, in state order.
+    pub(crate) fn groups_of(&self, region: &AwsRegionState, vpc: &str) -> &[&'a SecurityGroup] {
+        self.groups_of.get(&(region as *const _)).and_then(|m| m.get(vpc)).map_or(&[], Vec::as_slice)
+    }
+
+    /// The rules of a security group in `region`, in state order.
+    fn rules_in(&self, region: &AwsRegionState, group: &str) -> &[&'a SecurityGroupRule] {
+        self.rules_in.get(&(region as *const _)).and_then(|m| m.get(group)).map_or(&[], Vec::as_slice)
+    }
 }
 
 fn is_ours(b: &Builder, peering: &str, connection: &Connection) -> bool {

@@ -34,7 +34,8 @@ pub struct Options {
 
 pub fn plan_with(spec: &Spec, state: &State, options: &Options) -> Result<Plan, Diagnostics> {
     let targeted = |name: &str| options.targets.is_empty() || options.targets.iter().any(|t| t == name);
-    let mut builder = Builder::new(spec, state);
+    let lookup = aws::Lookup::new(state);
+    let mut builder = Builder::new(spec, state, &lookup);
     for peering in spec.peerings.iter().filter(|p| targeted(&p.name)) {
         match &peering.cloud {
             CloudPeering::Aws(aws) if peering.absent => aws::plan_absent(&mut builder, peering, aws),
@@ -89,6 +90,8 @@ pub fn plan_with(spec: &Spec, state: &State, options: &Options) -> Result<Plan, 
 pub(crate) struct Builder<'a> {
     pub spec: &'a Spec,
     pub state: &'a State,
+    /// Indexes over `state.aws`, built once.
+    pub aws: &'a aws::Lookup<'a>,
     pub steps: Vec<Step>,
     pub conflicts: Vec<Conflict>,
     pub peerings: Vec<PeeringStatus>,
@@ -98,10 +101,11 @@ pub(crate) struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
-    fn new(spec: &'a Spec, state: &'a State) -> Self {
+    fn new(spec: &'a Spec, state: &'a State, aws: &'a aws::Lookup<'a>) -> Self {
         Self {
             spec,
             state,
+            aws,
             steps: Vec::new(),
             conflicts: Vec::new(),
             peerings: Vec::new(),

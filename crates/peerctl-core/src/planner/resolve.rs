@@ -28,6 +28,7 @@ impl ResolvedSide<'_> {
 pub(crate) fn resolve_side<'a>(
     side: &'a AwsSide,
     region: Option<&'a AwsRegionState>,
+    lookup: &super::aws::Lookup<'a>,
     what: &str,
     diags: &mut Diagnostics,
 ) -> Option<ResolvedSide<'a>> {
@@ -35,10 +36,18 @@ pub(crate) fn resolve_side<'a>(
         diags.error(side.loc, format!("{what}: nothing was read for {}", side.scope));
         return None;
     };
-    let vpc = pick(&side.vpc, region.vpcs.iter(), |v| &v.id, |v| v.name.as_deref(), "VPC", &format!("in {}", side.scope), diags)?;
-    let tables_of_vpc = region.route_tables.iter().filter(|t| t.vpc_id == vpc.id);
+    let vpc = pick(
+        &side.vpc,
+        lookup.vpcs(region, &side.vpc.by).iter().copied(),
+        |v| &v.id,
+        |v| v.name.as_deref(),
+        "VPC",
+        &format!("in {}", side.scope),
+        diags,
+    )?;
+    let tables_of_vpc = lookup.tables_of(region, &vpc.id).iter().copied();
     let route_tables = select(&side.route_tables, tables_of_vpc, |t| &t.id, |t| t.name.as_deref(), "route table", &vpc.id, diags);
-    let groups_of_vpc = region.security_groups.iter().filter(|g| g.vpc_id == vpc.id);
+    let groups_of_vpc = lookup.groups_of(region, &vpc.id).iter().copied();
     let security_groups =
         select(&side.security_groups, groups_of_vpc, |g| &g.id, |g| Some(g.name.as_str()), "security group", &vpc.id, diags);
     Some(ResolvedSide { spec: side, region, vpc, route_tables: route_tables?, security_groups: security_groups? })
