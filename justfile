@@ -27,10 +27,14 @@ test: build
 demo: build
     scripts/demo.sh
 
-# speed, API calls and memory of plan/apply/drift on 50 AWS and 24 GCP peerings (release build; figures in docs/benchmarks.md)
+# speed, API calls and memory: 10 to 1,000 peerings against moto and the simulator, the planner alone on 10,000, apply within EC2's rate buckets (release build; writes docs/benchmarks.md and docs/scaling.png)
 bench:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    export PEERCTL_BENCH_STARTED=$(date +%s)
     cargo build --release --workspace --bins
-    target/release/peerctl-bench
+    PLANNER_BENCH=summary cargo bench -p peerctl-core --bench planner | tee target/planner-bench.txt
+    target/release/peerctl-bench --planner target/planner-bench.txt
 
 # licences, sources and banned crates of every dependency (deny.toml); advisories too when PEERCTL_ADVISORY_DB is a cargo-deny db-path (as `cargo deny fetch` fills it)
 deny:

@@ -47,6 +47,15 @@ impl Budgets {
         }
     }
 
+    /// Whether `key`'s bucket holds a token now (none is taken).
+    pub fn has_token(&self, key: &str) -> bool {
+        let buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        buckets.get(key).is_none_or(|bucket| {
+            let refill = Instant::now().duration_since(bucket.last).as_secs_f64() * self.budget.per_second;
+            bucket.tokens + refill >= 1.0
+        })
+    }
+
     fn try_take(&self, key: &str) -> Duration {
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();

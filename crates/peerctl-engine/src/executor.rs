@@ -7,7 +7,7 @@ use crate::budget::{Budgets, RateBudget};
 use crate::error::{Error, ProviderError};
 use crate::provider::{Outcome, Providers};
 use peerctl_core::plan::{Action, Plan};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinSet;
@@ -57,9 +57,11 @@ pub async fn apply(
     let mut created: BTreeMap<usize, String> = BTreeMap::new();
     let mut waiting: Vec<usize> = (0..plan.steps.len()).collect();
     let mut running = JoinSet::new();
+    let mut in_flight = BTreeSet::new();
     loop {
         if report.failed.is_empty() {
-            start_ready(providers, plan, options, &budgets, &locks, &mut waiting, &mut running, &report, &created, on_event);
+            let queues = Queues { waiting: &mut waiting, running: &mut running, in_flight: &mut in_flight };
+            start_ready(providers, plan, options, &budgets, &locks, queues, &report, &created, on_event);
         }
         let Some(joined) = running.join_next().await else {
             break;
@@ -72,6 +74,7 @@ pub async fn apply(
                 continue;
             }
         };
+        in_flight.remove(&step);
         report.retries += retries;
         match result {
             Ok(outcome) => {
@@ -97,6 +100,18 @@ pub async fn apply(
 
 type Finished = (usize, Instant, Result<Outcome, ProviderError>, u32);
 
+/// The steps not started yet, and those running.
+struct Queues<'a> {
+    waiting: &'a mut Vec<usize>,
+    running: &'a mut JoinSet<Finished>,
+    in_flight: &'a mut BTreeSet<usize>,
+}
+
+/// Starts ready steps, in plan order, while slots are free. A step is passed
+/// over (for now) when a running step holds one of its network locks, or
+/// shares its empty rate bucket: it would only hold a slot while it waits,
+/// and that running step's end starts this pass again. So one hub's steps,
+/// adjacent in the plan, do not crowd out other buckets and networks.
 #[allow(clippy::too_many_arguments)]
 fn start_ready(
     providers: &Providers,
@@ -104,21 +119,27 @@ fn start_ready(
     options: &ApplyOptions,
     budgets: &Budgets,
     locks: &Locks,
-    waiting: &mut Vec<usize>,
-    running: &mut JoinSet<Finished>,
+    queues: Queues,
     report: &Report,
     created: &BTreeMap<usize, String>,
     on_event: &(dyn Fn(Event) + Sync),
 ) {
+    let Queues { waiting, running, in_flight } = queues;
+    let busy_locks: BTreeSet<String> = in_flight.iter().flat_map(|s| plan.steps[*s].action.locks()).collect();
+    let busy_buckets: BTreeSet<String> = in_flight.iter().map(|s| plan.steps[*s].action.budget_key()).collect();
     let mut index = 0;
     while index < waiting.len() && running.len() < options.parallelism.max(1) {
         let step = waiting[index];
+        let action = &plan.steps[step].action;
         let ready = plan.steps[step].depends_on.iter().all(|d| report.done.contains(d));
-        if !ready {
+        let blocked = action.locks().iter().any(|l| busy_locks.contains(l))
+            || (busy_buckets.contains(&action.budget_key()) && !budgets.has_token(&action.budget_key()));
+        if !ready || blocked {
             index += 1;
             continue;
         }
         waiting.remove(index);
+        in_flight.insert(step);
         let mut action = plan.steps[step].action.clone();
         let fresh_connection = action.connection_mut().is_some_and(|c| c.id().is_none());
         let started = Instant::now();
