@@ -85,9 +85,11 @@ async fn observe_scope(
 ) -> Result<AwsRegionState, ProviderError> {
     let client = provider.client(scope).await;
     let vpc_filter = match (wanted.ids.is_empty(), wanted.names.is_empty()) {
-        (false, true) => vec![filter("vpc-id", &wanted.ids)],
-        (true, false) => vec![filter("tag:Name", &wanted.names)],
-        _ => vec![], // ids and names: EC2 ANDs filters, so read the region's VPCs
+        (false, true) if wanted.ids.len() <= FILTER_VALUES => vec![filter("vpc-id", &wanted.ids)],
+        (true, false) if wanted.names.len() <= FILTER_VALUES => vec![filter("tag:Name", &wanted.names)],
+        // Ids and names (EC2 ANDs filters), or more values than one filter
+        // takes: read the region's VPCs and pick them out below.
+        _ => vec![],
     };
     let vpcs = async {
         Ok::<_, ProviderError>(paged!(provider, "DescribeVpcs", client.describe_vpcs().set_filters(Some(vpc_filter)), vpcs, convert::vpc))
