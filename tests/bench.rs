@@ -36,7 +36,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -160,83 +160,11 @@ fn measure(env: &[(&'static str, String)], dir: &Path, args: &[&str], server: Op
 
 // ====================================================================== servers
 
-/// moto's EC2 server, started here (not through `Moto::start`) so that its
-/// pid is known and its CPU time can be read.
-struct MotoServer {
-    child: Child,
-    moto: Moto,
-}
-
-impl MotoServer {
-    fn start() -> Result<MotoServer> {
-        let program =
-            std::env::var_os("PEERCTL_MOTO_SERVER").map(PathBuf::from).unwrap_or_else(|| workspace_root().join(".venv/bin/moto_server"));
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let child = Command::new(&program)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e} (run ./just setup)", program.display()))?;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if Instant::now() > deadline {
-                return Err("moto_server did not start listening within 30 s".into());
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Ok(MotoServer { child, moto: Moto::attach(format!("http://127.0.0.1:{port}")) })
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-impl Drop for MotoServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The simulator binary, started here for the same reason.
-struct SimServer {
-    child: Child,
-    sim: Sim,
-}
-
-impl SimServer {
-    fn start(latency_ms: u64) -> Result<SimServer> {
-        let bin = peerctl_bin().with_file_name("gcp-compute-sim");
-        let mut child = Command::new(&bin)
-            .args(["--listen", "127.0.0.1:0", "--operation-latency-ms", &latency_ms.to_string()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e} (build it: cargo build --release --workspace --bins)", bin.display()))?;
-        let mut first = String::new();
-        if let Some(stdout) = child.stdout.take() {
-            BufReader::new(stdout).read_line(&mut first)?;
-        }
-        let base_url = first.trim().to_string();
-        if !base_url.starts_with("http://127.0.0.1:") {
-            let _ = child.kill();
-            return Err(format!("gcp-compute-sim printed `{base_url}` instead of its base URL").into());
-        }
-        Ok(SimServer { child, sim: Sim::attach(base_url) })
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-impl Drop for SimServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The simulator with operations taking `latency_ms`.
+async fn start_sim(latency_ms: u64) -> Result<Sim> {
+    let sim = Sim::start(&[])?;
+    sim.configure(json!({"operation_latency_ms": latency_ms})).await?;
+    Ok(sim)
 }
 
 // ====================================================================== report
@@ -686,9 +614,9 @@ impl Bench {
     /// The original small worlds: 50 AWS peerings, 24 GCP spokes, and apply through faults.
     async fn small_worlds(&mut self) -> Result<()> {
         progress(self.started, "AWS: 50 cross-region peerings");
-        let moto = MotoServer::start()?;
-        let east = moto.moto.ec2("us-east-1", None).await;
-        let west = moto.moto.ec2("us-west-2", None).await;
+        let moto = Moto::start()?;
+        let east = moto.ec2("us-east-1", None).await;
+        let west = moto.ec2("us-west-2", None).await;
         let mut spec = format!("version: 1\nowner: {OWNER}\npeerings:\n");
         for hub in 0..5 {
             create_vpc(&east, &format!("hub{hub}"), &format!("10.{hub}.0.0/16")).await?;
@@ -702,7 +630,7 @@ impl Bench {
             }
         }
         self.write("aws50.yaml", &spec)?;
-        let (env, dir, pid) = (moto.moto.env(), self.dir.clone(), Some(moto.pid()));
+        let (env, dir, pid) = (moto.env(), self.dir.clone(), Some(moto.pid()));
         let validate = measure(&[], &dir, &["validate", "aws50.yaml"], None);
         let fresh = measure(&env, &dir, &["plan", "-v", "aws50.yaml"], pid);
         let apply = measure(&env, &dir, &["apply", "-v", "--auto-approve", "aws50.yaml"], pid);
@@ -721,18 +649,18 @@ impl Bench {
         ));
 
         progress(self.started, "GCP: one hub, 24 spokes");
-        let sim = SimServer::start(50)?;
-        sim.sim.network("hub-project", "hub", &["10.0.0.0/16"]).await?;
+        let sim = start_sim(50).await?;
+        sim.network("hub-project", "hub", &["10.0.0.0/16"]).await?;
         let mut spec = format!("version: 1\nowner: {OWNER}\ngcp: {{project: hub-project}}\npeerings:\n");
         for i in 1..=24 {
-            sim.sim.network("spoke-project", &format!("spoke-{i}"), &[&format!("10.{i}.0.0/16")]).await?;
+            sim.network("spoke-project", &format!("spoke-{i}"), &[&format!("10.{i}.0.0/16")]).await?;
             let _ = write!(
                 spec,
                 "  - name: spoke-{i}\n    gcp:\n      network: hub\n      peer_network: projects/spoke-project/global/networks/spoke-{i}\n"
             );
         }
         self.write("gcp24.yaml", &spec)?;
-        let (env, pid) = (sim.sim.env(), Some(sim.pid()));
+        let (env, pid) = (sim.env(), sim.pid());
         let fresh = measure(&env, &dir, &["plan", "-v", "gcp24.yaml"], pid);
         let apply = measure(&env, &dir, &["apply", "-v", "--auto-approve", "gcp24.yaml"], pid);
         let converged = measure(&env, &dir, &["plan", "-v", "gcp24.yaml"], pid);
@@ -747,14 +675,14 @@ impl Bench {
         ));
 
         progress(self.started, "GCP: 24 spokes through 20 % faults");
-        let sim = SimServer::start(50)?;
-        sim.sim.network("hub-project", "hub", &["10.0.0.0/16"]).await?;
+        let sim = start_sim(50).await?;
+        sim.network("hub-project", "hub", &["10.0.0.0/16"]).await?;
         for i in 1..=24 {
-            sim.sim.network("spoke-project", &format!("spoke-{i}"), &[&format!("10.{i}.0.0/16")]).await?;
+            sim.network("spoke-project", &format!("spoke-{i}"), &[&format!("10.{i}.0.0/16")]).await?;
         }
-        sim.sim.configure(json!({"fail_rate": 0.2, "fail_reads": true})).await?;
-        let apply = measure(&sim.sim.env(), &dir, &["apply", "-v", "--auto-approve", "gcp24.yaml"], Some(sim.pid()));
-        let stats = sim.sim.stats().await?;
+        sim.configure(json!({"fail_rate": 0.2, "fail_reads": true})).await?;
+        let apply = measure(&sim.env(), &dir, &["apply", "-v", "--auto-approve", "gcp24.yaml"], sim.pid());
+        let stats = sim.stats().await?;
         let mut text = table(
             "GCP: the same 24 spokes with 20% of all calls failing (429, 503, 403 quota)",
             &[("apply (creates everything through faults, then verifies)", &apply)],
@@ -873,16 +801,16 @@ impl Bench {
         for &n in sizes {
             progress(self.started, &format!("AWS: building a converged world of {n} peerings"));
             let peerings = hub_and_spokes(n, 50, 6);
-            let moto = MotoServer::start()?;
+            let moto = Moto::start()?;
             let build = Instant::now();
-            let builder = AwsBuilder::new(&moto.moto).await;
+            let builder = AwsBuilder::new(&moto).await;
             let vpcs = builder.vpcs(&ends(&peerings)).await?;
             builder.peer(&peerings, &vpcs).await?;
             let built = build.elapsed().as_secs_f64();
             let file = format!("aws-converged-{n}.yaml");
             self.write(&file, &aws_spec(&peerings))?;
             progress(self.started, &format!("AWS: world of {n} built in {built:.0} s; planning"));
-            let env = moto.moto.env();
+            let env = moto.env();
             // Exit 0 with --detailed-exitcode: nothing to do, the world is converged.
             let m = measure(&env, &self.dir, &["plan", "-v", "--detailed-exitcode", &file], Some(moto.pid()));
             if m.code != 0 {
@@ -944,16 +872,16 @@ impl Bench {
         for &n in sizes {
             progress(self.started, &format!("GCP: building a converged world of {n} peerings"));
             let peerings = hub_and_spokes(n, 25, GCP_PROJECTS);
-            let sim = SimServer::start(0)?;
+            let sim = start_sim(0).await?;
             let build = Instant::now();
             let all = ends(&peerings);
-            gcp_networks(&sim.sim, &all).await?;
-            gcp_peer(&sim.sim, &peerings).await?;
+            gcp_networks(&sim, &all).await?;
+            gcp_peer(&sim, &peerings).await?;
             let built = build.elapsed().as_secs_f64();
             let file = format!("gcp-converged-{n}.yaml");
             self.write(&file, &gcp_spec(&peerings))?;
-            let env = sim.sim.env();
-            let m = measure(&env, &self.dir, &["plan", "-v", "--detailed-exitcode", &file], Some(sim.pid()));
+            let env = sim.env();
+            let m = measure(&env, &self.dir, &["plan", "-v", "--detailed-exitcode", &file], sim.pid());
             if m.code != 0 {
                 let text = m.stdout_text();
                 eprintln!("the GCP world of {n} is not converged (exit {}):\n{}", m.code, &text[..text.len().min(3000)]);
@@ -1031,11 +959,11 @@ impl Bench {
         let second = self.aws_parallelism.clone().unwrap_or_else(|| "60".into());
         for parallelism in [None, Some(second)] {
             progress(self.started, &format!("AWS apply: {n} new peerings, parallelism {}", parallelism.as_deref().unwrap_or("default")));
-            let moto = MotoServer::start()?;
-            let builder = AwsBuilder::new(&moto.moto).await;
+            let moto = Moto::start()?;
+            let builder = AwsBuilder::new(&moto).await;
             builder.vpcs(&ends(&peerings)).await?;
-            let proxy = ThrottlingProxy::start(&moto.moto.endpoint)?;
-            let env = moto.moto.via(&proxy.endpoint).env();
+            let proxy = ThrottlingProxy::start(&moto.endpoint)?;
+            let env = moto.via(&proxy.endpoint).env();
             let mut args = vec!["apply", "-v", "--auto-approve", file.as_str()];
             if let Some(p) = &parallelism {
                 args.extend(["--parallelism", p.as_str()]);
@@ -1131,9 +1059,9 @@ impl Bench {
         let n = hubs * per_hub;
         progress(self.started, &format!("GCP apply: {n} peerings on {hubs} hubs, {latency} s operations"));
         let peerings = hub_and_spokes(n, per_hub, GCP_PROJECTS);
-        let sim = SimServer::start(0)?;
-        gcp_networks(&sim.sim, &ends(&peerings)).await?;
-        sim.sim.configure(json!({"operation_latency_ms": (latency * 1000.0) as u64})).await?;
+        let sim = start_sim(0).await?;
+        gcp_networks(&sim, &ends(&peerings)).await?;
+        sim.configure(json!({"operation_latency_ms": (latency * 1000.0) as u64})).await?;
         let file = format!("gcp-apply-{n}.yaml");
         self.write(&file, &gcp_spec(&peerings))?;
         let mut section = format!(
@@ -1147,12 +1075,12 @@ impl Bench {
         for parallelism in [10usize, 40] {
             if parallelism != 10 {
                 // Start again from networks without peerings.
-                sim.sim.configure(json!({"operation_latency_ms": 0})).await?;
-                reset_gcp(&sim.sim, &peerings).await?;
-                sim.sim.configure(json!({"operation_latency_ms": (latency * 1000.0) as u64})).await?;
+                sim.configure(json!({"operation_latency_ms": 0})).await?;
+                reset_gcp(&sim, &peerings).await?;
+                sim.configure(json!({"operation_latency_ms": (latency * 1000.0) as u64})).await?;
             }
             let p = parallelism.to_string();
-            let m = measure(&sim.sim.env(), &self.dir, &["apply", "-v", "--auto-approve", "--parallelism", &p, &file], Some(sim.pid()));
+            let m = measure(&sim.env(), &self.dir, &["apply", "-v", "--auto-approve", "--parallelism", &p, &file], sim.pid());
             // Writes are done when the last step's "done" line appears.
             let done = m.stderr.iter().filter(|(_, l)| l.contains(" ... done")).map(|(t, _)| *t).fold(0.0, f64::max);
             let slots = 4.0 * n as f64 * latency / parallelism as f64;

@@ -82,6 +82,11 @@ impl Moto {
         other
     }
 
+    /// The server's process id (for its CPU time, in the bench).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The environment a user would set to point the AWS SDK at this server.
     pub fn env(&self) -> Vec<(&'static str, String)> {
         vec![

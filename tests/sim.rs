@@ -39,6 +39,11 @@ impl Sim {
         Ok(Sim { child: Some(child), base_url, http: reqwest::Client::new() })
     }
 
+    /// The simulator's process id, when this handle started it.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// A handle on a simulator someone else started (the demo's); never stopped by us.
     pub fn attach(base_url: String) -> Sim {
         Sim { child: None, base_url, http: reqwest::Client::new() }

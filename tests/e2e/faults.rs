@@ -529,18 +529,7 @@ async fn aws_apply_killed_after_each_mutating_call_converges_on_the_next_run() {
         let length = *length.get_or_insert_with(|| plan_length(&moto, &dir));
         assert!(length >= 10, "the demo's plan: create, accept, 2 DNS options, 3 routes, 3 rules");
 
-        let forwarded = proxy.counters().mutations_forwarded;
-        let (killed, crashed) = apply_and_kill_after(&proxy, &via, &dir, k);
-        let mut problems = Vec::new();
-        if !killed {
-            problems.push(format!("apply ended before its mutating call {k}\n{}\n{}", crashed.stdout, crashed.stderr));
-        }
-        let log = proxy.counters().mutation_log;
-        let through = log.get(usize::try_from(forwarded).unwrap_or(0)..).unwrap_or_default().join(", ");
-        let reached = proxy.counters().mutations_forwarded - forwarded;
-        if reached != k {
-            problems.push(format!("{reached} mutating calls reached moto, not {k}"));
-        }
+        let (mut problems, through) = kill_after(&proxy, &via, &dir, k, "moto");
         problems.extend(untagged_connections(&ec2, &byoc.id, &services.id, &owner, "byoc-to-services").await);
         let again = run(&moto, &dir, &["apply", "--auto-approve", "spec.yaml"]);
         problems.extend(failed_run("the second apply", &again));
@@ -557,6 +546,24 @@ async fn aws_apply_killed_after_each_mutating_call_converges_on_the_next_run() {
         failures.len()
     );
     assert!(failures.is_empty(), "aws crash safety:\n{}", failures.join("\n"));
+}
+
+/// Runs apply through `proxy` and kills it after its `k`-th mutating call:
+/// what went other than planned, and the mutating calls that got through.
+fn kill_after(proxy: &FaultProxy, via: &dyn Cloud, dir: &Workdir, k: u64, server: &str) -> (Vec<String>, String) {
+    let forwarded = proxy.counters().mutations_forwarded;
+    let (killed, crashed) = apply_and_kill_after(proxy, via, dir, k);
+    let mut problems = Vec::new();
+    if !killed {
+        problems.push(format!("apply ended before its mutating call {k}\n{}\n{}", crashed.stdout, crashed.stderr));
+    }
+    let counters = proxy.counters();
+    let through = counters.mutation_log.get(usize::try_from(forwarded).unwrap_or(0)..).unwrap_or_default().join(", ");
+    let reached = counters.mutations_forwarded - forwarded;
+    if reached != k {
+        problems.push(format!("{reached} mutating calls reached {server}, not {k}"));
+    }
+    (problems, through)
 }
 
 #[tokio::test]
@@ -577,18 +584,7 @@ async fn gcp_apply_killed_after_each_mutating_call_converges_on_the_next_run() {
         let length = *length.get_or_insert_with(|| plan_length(&sim, &dir));
         assert_eq!(length, 4, "the demo's GCP plan: an entry and a rule on each network");
 
-        let forwarded = proxy.counters().mutations_forwarded;
-        let (killed, crashed) = apply_and_kill_after(&proxy, &via, &dir, k);
-        let mut problems = Vec::new();
-        if !killed {
-            problems.push(format!("apply ended before its mutating call {k}\n{}\n{}", crashed.stdout, crashed.stderr));
-        }
-        let log = proxy.counters().mutation_log;
-        let through = log.get(usize::try_from(forwarded).unwrap_or(0)..).unwrap_or_default().join(", ");
-        let reached = proxy.counters().mutations_forwarded - forwarded;
-        if reached != k {
-            problems.push(format!("{reached} mutating calls reached the simulator, not {k}"));
-        }
+        let (mut problems, through) = kill_after(&proxy, &via, &dir, k, "the simulator");
         let again = run(&sim, &dir, &["apply", "--auto-approve", "spec.yaml"]);
         problems.extend(failed_run("the second apply", &again));
         problems.extend(failed_run("plan --detailed-exitcode after it", &run(&sim, &dir, &["plan", "--detailed-exitcode", "spec.yaml"])));

@@ -41,7 +41,7 @@ pub(crate) fn plan_present(b: &mut Builder, peering: &Peering, aws: &AwsPeering)
         b.peerings.push(status(peering, None));
         return;
     }
-    let connections = connections_between(b, &req.vpc.id, &acc.vpc.id);
+    let connections = b.aws.between(&req.vpc.id, &acc.vpc.id);
     let live: Vec<&Connection> = connections.iter().filter(|c| !c.status.is_terminal()).copied().collect();
     let Ok(adopted) = adopted(b, peering, aws, &live, (&req, &acc)) else {
         b.peerings.push(status(peering, None));
@@ -428,10 +428,6 @@ pub(crate) fn check_route_collisions(b: &mut Builder) {
             );
         }
     }
-}
-
-fn connections_between<'a>(b: &Builder<'a>, vpc_a: &str, vpc_b: &str) -> Vec<&'a Connection> {
-    b.aws.between(vpc_a, vpc_b)
 }
 
 /// Indexes over the observed AWS state, built once per plan, so that what
