@@ -315,7 +315,8 @@ fn best<T>(runs: usize, f: impl Fn() -> T) -> (Duration, usize, usize, T) {
 /// One JSON line per measurement, for peerctl-bench. A measurement whose
 /// time, extrapolated quadratically from the size before, would exceed
 /// `cap` is skipped and its projection printed instead.
-fn summary(sizes: &[usize], cap: f64) {
+fn summary(sizes: &[usize], cap: f64, only: Option<&str>) {
+    let wanted = |what: &str| only.is_none_or(|only| only.split(',').any(|o| o == what));
     let mut last: BTreeMap<&str, (usize, f64)> = BTreeMap::new();
     let too_long = |last: &BTreeMap<&str, (usize, f64)>, what: &str, n: usize| {
         let (m, t) = *last.get(what)?;
@@ -331,15 +332,16 @@ fn summary(sizes: &[usize], cap: f64) {
     };
     for &n in sizes {
         // `load` of the whole text, as `peerctl validate` does it.
-        let text = spec_text(n);
-        let result = best(3, || match peerctl_core::load("spec.yaml", &text) {
-            Ok(spec) => spec.peerings.len().to_string(),
-            Err(diags) => serde_json::to_string(&diags.to_string()).unwrap_or_default(),
-        });
-        line("load", n, measured(result));
-        drop(text);
+        if wanted("load") {
+            let text = spec_text(n);
+            let result = best(3, || match peerctl_core::load("spec.yaml", &text) {
+                Ok(spec) => spec.peerings.len().to_string(),
+                Err(diags) => serde_json::to_string(&diags.to_string()).unwrap_or_default(),
+            });
+            line("load", n, measured(result));
+        }
         let spec = spec(n);
-        for (what, converged) in [("plan_fresh", false), ("plan_converged", true)] {
+        for (what, converged) in [("plan_fresh", false), ("plan_converged", true)].into_iter().filter(|(what, _)| wanted(what)) {
             if let Some(projected) = too_long(&last, what, n) {
                 line(what, n, format!("\"skipped\": true, \"projected_seconds\": {projected:.1}"));
                 continue;
@@ -362,5 +364,6 @@ fn main() {
         .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![1_000, 10_000]);
     let cap = std::env::var("PLANNER_BENCH_CAP_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(60.0);
-    summary(&sizes, cap);
+    // `PLANNER_BENCH_ONLY=load,plan_fresh,plan_converged`: some of them (for profiling).
+    summary(&sizes, cap, std::env::var("PLANNER_BENCH_ONLY").ok().as_deref());
 }

@@ -13,26 +13,26 @@ pub const TAG_OWNER: &str = "peerctl:owner";
 pub const TAG_PEERING: &str = "peerctl:peering";
 
 /// Who an object belongs to, from peerctl's point of view.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ownership {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ownership<'a> {
     /// Carries `peerctl:owner` = `owner` and this peering name.
     Owned {
-        owner: String,
-        peering: String,
+        owner: &'a str,
+        peering: &'a str,
     },
     Foreign,
 }
 
-impl Ownership {
-    pub fn of(tags: &Tags) -> Self {
+impl<'a> Ownership<'a> {
+    pub fn of(tags: &'a Tags) -> Self {
         match (tags.get(TAG_OWNER), tags.get(TAG_PEERING)) {
-            (Some(owner), Some(peering)) => Ownership::Owned { owner: owner.clone(), peering: peering.clone() },
+            (Some(owner), Some(peering)) => Ownership::Owned { owner, peering },
             _ => Ownership::Foreign,
         }
     }
 
     pub fn is(&self, owner: &str, peering: &str) -> bool {
-        matches!(self, Ownership::Owned { owner: o, peering: p } if o == owner && p == peering)
+        matches!(self, Ownership::Owned { owner: o, peering: p } if *o == owner && *p == peering)
     }
 }
 
@@ -57,15 +57,54 @@ impl State {
         self.gcp_project(&network.project)?.networks.iter().find(|n| n.name == network.name)
     }
 
-    /// A digest of everything read, so a saved plan can tell when the world moved.
+    /// A digest of everything read, so a saved plan can tell when the world
+    /// moved: SHA-256 of the state in postcard's encoding (specified and
+    /// compact), streamed into the hash, never held in memory whole.
     pub fn fingerprint(&self) -> String {
-        sha256_hex(&serde_json::to_vec(self).unwrap_or_default())
+        let hashing = Hashing { hasher: Sha256::new(), buffer: Vec::with_capacity(Hashing::BUFFER) };
+        postcard::serialize_with_flavor(self, hashing).unwrap_or_default()
+    }
+}
+
+/// A postcard output that hashes what is written, in chunks.
+struct Hashing {
+    hasher: Sha256,
+    buffer: Vec<u8>,
+}
+
+impl Hashing {
+    const BUFFER: usize = 1 << 16;
+}
+
+impl postcard::ser_flavors::Flavor for Hashing {
+    type Output = String;
+
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        self.try_extend(&[byte])
+    }
+
+    fn try_extend(&mut self, bytes: &[u8]) -> postcard::Result<()> {
+        if self.buffer.len() + bytes.len() > Self::BUFFER {
+            self.hasher.update(&self.buffer);
+            self.buffer.clear();
+        }
+        self.buffer.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn finalize(mut self) -> postcard::Result<String> {
+        self.hasher.update(&self.buffer);
+        Ok(hex(&self.hasher.finalize()))
     }
 }
 
 /// SHA-256 of `bytes`, in hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// What one set of credentials sees in one region.

@@ -9,15 +9,17 @@ use crate::state::{
     TAG_PEERING, Tags, Vpc,
 };
 use ipnet::IpNet;
-use std::collections::{BTreeMap, BTreeSet};
+use rustc_hash::FxHashMap;
+use std::collections::BTreeSet;
+use std::hash::Hash;
 
 /// The plan of one peering that should exist.
-pub(crate) fn plan_present(b: &mut Builder, peering: &Peering, aws: &AwsPeering) {
+pub(crate) fn plan_present<'a>(b: &mut Builder<'a>, peering: &'a Peering, aws: &'a AwsPeering) {
     let state = b.state;
     let name = &peering.name;
     let lookup = b.aws;
-    let req = resolve_side(&aws.requester, state.aws_region(&aws.requester.scope), lookup, &format!("requester of `{name}`"), &mut b.diags);
-    let acc = resolve_side(&aws.accepter, state.aws_region(&aws.accepter.scope), lookup, &format!("accepter of `{name}`"), &mut b.diags);
+    let req = resolve_side(&aws.requester, state.aws_region(&aws.requester.scope), lookup, ("requester", name), &mut b.diags);
+    let acc = resolve_side(&aws.accepter, state.aws_region(&aws.accepter.scope), lookup, ("accepter", name), &mut b.diags);
     let (Some(req), Some(acc)) = (req, acc) else {
         b.peerings.push(status(peering, None));
         return;
@@ -48,7 +50,7 @@ pub(crate) fn plan_present(b: &mut Builder, peering: &Peering, aws: &AwsPeering)
         return;
     };
     let ours = |c: &Connection| is_ours(b, &peering.name, c) || adopted.is_some_and(|a| a.id == c.id);
-    let owned_ids: BTreeSet<String> = connections.iter().filter(|c| ours(c)).map(|c| c.id.clone()).collect();
+    let owned_ids: Vec<&str> = connections.iter().filter(|c| ours(c)).map(|c| c.id.as_str()).collect();
     if let Some(foreign) = live.iter().find(|c| !ours(c) || c.requester.vpc_id != req.vpc.id) {
         let whose = if is_ours(b, &peering.name, foreign) {
             format!("belongs to this peering but was requested by {}; delete it or swap requester and accepter", foreign.requester.vpc_id)
@@ -178,24 +180,24 @@ fn plan_dns(
 
 /// Routes in `this` side's selected tables to each of the peer's ranges, and
 /// removal of routes through our connections that are no longer wanted.
-fn plan_routes(
-    b: &mut Builder,
-    peering: &Peering,
-    this: &ResolvedSide,
+fn plan_routes<'a>(
+    b: &mut Builder<'a>,
+    peering: &'a Peering,
+    this: &ResolvedSide<'a>,
     peer_cidrs: &[IpNet],
     connection: &ConnectionRef,
-    owned_ids: &BTreeSet<String>,
+    owned_ids: &[&str],
     ready: &[usize],
 ) {
     let name = &peering.name;
     let scope = &this.spec.scope;
     for table in &this.route_tables {
         for &cidr in peer_cidrs {
-            b.claimed_routes.push((table.id.clone(), cidr, name.clone(), peering.loc));
+            b.claimed_routes.push((&table.id, cidr, name, peering.loc));
             let existing = table.routes.iter().find(|r| r.destination == cidr);
             let action = match existing {
                 Some(route) if connection.id() == Some(route.target.as_str()) => continue,
-                Some(route) if owned_ids.contains(&route.target) => Action::AwsReplaceRoute {
+                Some(route) if owned_ids.contains(&route.target.as_str()) => Action::AwsReplaceRoute {
                     scope: scope.clone(),
                     route_table: table.id.clone(),
                     destination: cidr,
@@ -223,43 +225,48 @@ fn plan_routes(
             b.step(name, action, reason, ready.to_vec());
         }
     }
-    let selected: BTreeSet<&str> = this.route_tables.iter().map(|t| t.id.as_str()).collect();
-    for table in b.aws.tables_of(this.region, &this.vpc.id) {
-        for route in table.routes.iter().filter(|r| owned_ids.contains(&r.target)) {
-            if selected.contains(table.id.as_str()) && peer_cidrs.contains(&route.destination) {
-                continue;
-            }
-            let action = Action::AwsDeleteRoute {
-                scope: scope.clone(),
-                route_table: table.id.clone(),
-                destination: route.destination,
-                target: route.target.clone(),
-            };
-            b.step(name, action, "the spec no longer routes this range through this table", vec![]);
+    // Routes through our connections in this VPC's tables, in state order.
+    let mut ours: Vec<(usize, usize, usize)> = owned_ids.iter().flat_map(|id| b.aws.routes_via(id)).copied().collect();
+    ours.sort_unstable();
+    for (r, t, i) in ours {
+        let table = &b.state.aws[r].route_tables[t];
+        if !b.aws.is_region(r, this.region) || table.vpc_id != this.vpc.id {
+            continue;
         }
+        let route = &table.routes[i];
+        if this.route_tables.iter().any(|s| s.id == table.id) && peer_cidrs.contains(&route.destination) {
+            continue;
+        }
+        let action = Action::AwsDeleteRoute {
+            scope: scope.clone(),
+            route_table: table.id.clone(),
+            destination: route.destination,
+            target: route.target.clone(),
+        };
+        b.step(name, action, "the spec no longer routes this range through this table", vec![]);
     }
 }
 
 /// Inbound rules from each peer range on `this` side's selected groups, and
 /// removal of our rules that are no longer wanted.
 fn plan_rules(b: &mut Builder, peering: &Peering, this: &ResolvedSide, peer_cidrs: &[IpNet], aws: &AwsPeering) {
-    let (owner, name) = (b.spec.owner.clone(), &peering.name);
+    let (owner, name) = (&b.spec.owner, &peering.name);
     let scope = &this.spec.scope;
-    let mut wanted = BTreeSet::new();
+    let mut wanted: Vec<(&str, Permission, IpNet)> = Vec::new();
     for group in &this.security_groups {
         for rule in &aws.allow {
             for &source in peer_cidrs {
                 let permission = Permission::for_source(*rule, &source);
-                wanted.insert((group.id.clone(), permission.clone(), source));
+                wanted.push((&group.id, permission.clone(), source));
                 let existing = b
                     .aws
                     .rules_in(this.region, &group.id)
                     .iter()
                     .find(|r| !r.egress && r.permission == permission && r.source == Some(source));
                 match existing {
-                    Some(r) if Ownership::of(&r.tags).is(&owner, name) => {}
+                    Some(r) if Ownership::of(&r.tags).is(owner, name) => {}
                     Some(r) if aws.adopt.is_some() && !r.tags.contains_key(TAG_OWNER) => {
-                        let action = Action::AwsTag { scope: scope.clone(), resource: r.id.clone(), tags: ownership_tags(&owner, name) };
+                        let action = Action::AwsTag { scope: scope.clone(), resource: r.id.clone(), tags: ownership_tags(owner, name) };
                         b.step(
                             name,
                             action,
@@ -286,7 +293,7 @@ fn plan_rules(b: &mut Builder, peering: &Peering, this: &ResolvedSide, peer_cidr
                             // No spaces: moto's IAM check re-encodes a form body with `+` for
                             // spaces and so refuses the SDK's `%20` (see tests/e2e/iam.rs).
                             description: format!("peerctl:{owner}/{name}"),
-                            tags: ownership_tags(&owner, name),
+                            tags: ownership_tags(owner, name),
                         };
                         b.step(name, action, format!("{} does not allow {permission} from the peer's {source}", group.id), vec![]);
                     }
@@ -294,18 +301,22 @@ fn plan_rules(b: &mut Builder, peering: &Peering, this: &ResolvedSide, peer_cidr
             }
         }
     }
+    // Our rules in this VPC's groups, group by group.
     let groups_of_vpc = b.aws.groups_of(this.region, &this.vpc.id);
-    let ours: Vec<&SecurityGroupRule> = groups_of_vpc
-        .iter()
-        .flat_map(|g| b.aws.rules_in(this.region, &g.id).iter().copied())
-        .filter(|r| Ownership::of(&r.tags).is(&owner, name))
+    let mut ours: Vec<(usize, &SecurityGroupRule)> = (b.aws.rules_of(name).iter())
+        .filter(|(r, _)| b.aws.is_region(*r, this.region))
+        .filter_map(|&(r, i)| {
+            let rule = &b.state.aws[r].rules[i];
+            Some((groups_of_vpc.iter().position(|g| g.id == rule.group_id)?, rule))
+        })
         .collect();
-    for rule in ours {
+    ours.sort_by_key(|(group, _)| *group);
+    for (_, rule) in ours {
         let Some(source) = rule.source else { continue };
         if rule.egress {
             continue;
         }
-        if wanted.contains(&(rule.group_id.clone(), rule.permission.clone(), source)) {
+        if wanted.iter().any(|(group, permission, from)| *group == rule.group_id && *permission == rule.permission && *from == source) {
             continue;
         }
         let action = Action::AwsRevokeIngress {
@@ -332,9 +343,8 @@ pub(crate) fn prune(b: &mut Builder, peering: &str) {
 }
 
 fn remove_all(b: &mut Builder, peering: &str, reason: &str) {
-    let nothing = BTreeSet::new();
-    remove_owned(b, peering, &Handled { keep: None, route_targets: &nothing, vpcs: ["", ""] }, reason);
-    let live = b.aws.owned(&b.spec.owner, peering).into_iter().find(|(c, _)| !c.status.is_terminal()).map(|(c, _)| c);
+    remove_owned(b, peering, &Handled { keep: None, route_targets: &[], vpcs: ["", ""] }, reason);
+    let live = b.aws.owned(peering).into_iter().find(|(c, _)| !c.status.is_terminal()).map(|(c, _)| c);
     b.peerings.push(PeeringStatus {
         name: peering.to_string(),
         cloud: "aws".to_string(),
@@ -349,7 +359,7 @@ struct Handled<'a> {
     /// The connection in use.
     keep: Option<&'a str>,
     /// Routes through these connections in the two VPCs' tables were planned.
-    route_targets: &'a BTreeSet<String>,
+    route_targets: &'a [&'a str],
     /// Rules in these VPCs' groups were planned.
     vpcs: [&'a str; 2],
 }
@@ -360,18 +370,19 @@ struct Handled<'a> {
 /// connections, so no route is left pointing at nothing.
 fn remove_owned(b: &mut Builder, name: &str, handled: &Handled, reason: &str) {
     let (state, lookup) = (b.state, b.aws);
-    let owner = b.spec.owner.clone();
-    let owned = lookup.owned(&owner, name);
-    let stale: BTreeSet<&str> = owned.iter().map(|(c, _)| c.id.as_str()).filter(|id| Some(*id) != handled.keep).collect();
+    let owned = lookup.owned(name);
+    let stale: Vec<&str> = owned.iter().map(|(c, _)| c.id.as_str()).filter(|id| Some(*id) != handled.keep).collect();
     // In state order (region, table, route; then rules), as a scan would find them.
-    let mut routes: Vec<(usize, usize, usize)> = stale.iter().flat_map(|id| lookup.routes_via(id)).collect();
+    let mut routes: Vec<(usize, usize, usize)> = stale.iter().flat_map(|id| lookup.routes_via(id)).copied().collect();
     routes.sort_unstable();
-    let mut rules = lookup.rules_of(&owner, name);
-    rules.sort_unstable();
+    let rules = lookup.rules_of(name);
+    if routes.is_empty() && rules.is_empty() && stale.is_empty() {
+        return;
+    }
     for (r, region) in state.aws.iter().enumerate() {
         for &(_, t, i) in routes.iter().filter(|(rr, _, _)| *rr == r) {
             let (table, route) = (&region.route_tables[t], &region.route_tables[t].routes[i]);
-            if handled.vpcs.contains(&table.vpc_id.as_str()) && handled.route_targets.contains(&route.target) {
+            if handled.vpcs.contains(&table.vpc_id.as_str()) && handled.route_targets.contains(&route.target.as_str()) {
                 continue;
             }
             let action = Action::AwsDeleteRoute {
@@ -397,7 +408,7 @@ fn remove_owned(b: &mut Builder, name: &str, handled: &Handled, reason: &str) {
         }
     }
     let doomed: Vec<(&Connection, usize)> =
-        owned.into_iter().filter(|(c, _)| stale.contains(c.id.as_str()) && !c.status.is_terminal()).collect();
+        owned.into_iter().filter(|(c, _)| stale.contains(&c.id.as_str()) && !c.status.is_terminal()).collect();
     if doomed.is_empty() {
         return;
     }
@@ -410,13 +421,24 @@ fn remove_owned(b: &mut Builder, name: &str, handled: &Handled, reason: &str) {
 
 /// Two peerings must not route overlapping ranges through one route table.
 pub(crate) fn check_route_collisions(b: &mut Builder) {
+    // Sorted by table, then range: only claims on one table are compared.
     let mut claims = std::mem::take(&mut b.claimed_routes);
-    claims.sort();
+    claims.sort_unstable();
     let mut reported = BTreeSet::new();
     let mut table_start = 0;
+    // The highest address any earlier claim on this table reaches, per family:
+    // a range starting above it overlaps none of them, so the scan is skipped.
+    let mut reach: [Option<std::net::IpAddr>; 2] = [None, None];
     for (i, (table, cidr, peering, loc)) in claims.iter().enumerate() {
         if claims[table_start].0 != *table {
             table_start = i;
+            reach = [None, None];
+        }
+        let family = usize::from(matches!(cidr, IpNet::V6(_)));
+        let reached = reach[family];
+        reach[family] = reached.max(Some(cidr.broadcast()));
+        if reached.is_none_or(|end| cidr.network() > end) {
+            continue;
         }
         let earlier = claims[table_start..i].iter().find(|(_, c, p, _)| p != peering && overlaps(c, cidr));
         // Once per pair of peerings and ranges, however many tables they share.
@@ -430,127 +452,196 @@ pub(crate) fn check_route_collisions(b: &mut Builder) {
     }
 }
 
+/// Values grouped by key, each group in the order the values came: one
+/// array for all of them, not a vector per key.
+struct Groups<K, V> {
+    /// Each key's (start, length) in `values`.
+    ranges: FxHashMap<K, (usize, usize)>,
+    values: Vec<V>,
+}
+
+impl<K: Hash + Eq + Copy, V: Copy> Groups<K, V> {
+    fn new(items: impl Iterator<Item = (K, V)> + Clone) -> Self {
+        let mut ranges: FxHashMap<K, (usize, usize)> = FxHashMap::default();
+        for (key, _) in items.clone() {
+            ranges.entry(key).or_default().1 += 1;
+        }
+        let mut next = 0;
+        for (start, len) in ranges.values_mut() {
+            (*start, next) = (next, next + *len);
+            *len = 0;
+        }
+        let mut values = Vec::with_capacity(next);
+        let mut slots: Vec<Option<V>> = vec![None; next];
+        for (key, value) in items {
+            let (start, len) = ranges.get_mut(&key).expect("counted above");
+            slots[*start + *len] = Some(value);
+            *len += 1;
+        }
+        values.extend(slots.into_iter().flatten());
+        Groups { ranges, values }
+    }
+
+    fn get<Q: Hash + Eq + ?Sized>(&self, key: &Q) -> &[V]
+    where
+        K: std::borrow::Borrow<Q>,
+    {
+        self.ranges.get(key).map_or(&[], |&(start, len)| &self.values[start..start + len])
+    }
+
+    fn keys(&self) -> impl Iterator<Item = K> + '_ {
+        self.ranges.keys().copied()
+    }
+
+    /// Sorts the values of each group.
+    fn sorted(mut self) -> Self
+    where
+        V: Ord,
+    {
+        for &(start, len) in self.ranges.values() {
+            self.values[start..start + len].sort_unstable();
+        }
+        self
+    }
+}
+
 /// Indexes over the observed AWS state, built once per plan, so that what
-/// each peering looks up costs a search, not a scan of the whole state.
-#[derive(Default)]
+/// each peering looks up costs a hash probe, not a scan of the whole state.
+/// Regions are keyed by address: the planner holds them by reference.
 pub(crate) struct Lookup<'a> {
     /// Each connection once, by id, with its region: a connection read from
     /// both of its regions is kept in the view that carries tags (the
     /// requester's account).
-    by_id: BTreeMap<&'a str, (&'a Connection, usize)>,
-    /// Connection ids by the pair of VPCs they join (the smaller id first).
-    by_vpcs: BTreeMap<(&'a str, &'a str), BTreeSet<&'a str>>,
-    /// Connection ids by their (owner, peering) tags.
-    by_owner: BTreeMap<(&'a str, &'a str), BTreeSet<&'a str>>,
-    /// Routes by target: (region, table, route) indexes.
-    routes_via: BTreeMap<&'a str, Vec<(usize, usize, usize)>>,
-    /// Rules by their (owner, peering) tags: (region, rule) indexes.
-    rules_by_owner: BTreeMap<(&'a str, &'a str), Vec<(usize, usize)>>,
+    by_id: FxHashMap<&'a str, (&'a Connection, usize)>,
+    /// Connection ids by the pair of VPCs they join (the smaller id first), sorted.
+    by_vpcs: Groups<(&'a str, &'a str), &'a str>,
+    /// The plan's owner's connection ids by their peering tag, sorted.
+    by_peering: Groups<&'a str, &'a str>,
+    /// Routes by target (other than `local`): (region, table, route) indexes, in state order.
+    routes_via: Groups<&'a str, (usize, usize, usize)>,
+    /// The plan's owner's rules by their peering tag: (region, rule) indexes, in state order.
+    rules_by_peering: Groups<&'a str, (usize, usize)>,
     /// The VPC of each security group.
-    group_vpc: BTreeMap<&'a str, &'a str>,
-    /// Per region (by address): route tables and groups by VPC id, rules by group id.
-    tables_of: BTreeMap<*const AwsRegionState, BTreeMap<&'a str, Vec<&'a RouteTable>>>,
-    groups_of: BTreeMap<*const AwsRegionState, BTreeMap<&'a str, Vec<&'a SecurityGroup>>>,
-    rules_in: BTreeMap<*const AwsRegionState, BTreeMap<&'a str, Vec<&'a SecurityGroupRule>>>,
-    /// Per region: VPCs by id, and by Name tag.
-    vpcs_by_id: BTreeMap<*const AwsRegionState, BTreeMap<&'a str, Vec<&'a Vpc>>>,
-    vpcs_by_name: BTreeMap<*const AwsRegionState, BTreeMap<&'a str, Vec<&'a Vpc>>>,
+    group_vpc: FxHashMap<&'a str, &'a str>,
+    /// By (region, VPC id): route tables and groups; by (region, group id): rules. In state order.
+    tables_of: Groups<(usize, &'a str), &'a RouteTable>,
+    groups_of: Groups<(usize, &'a str), &'a SecurityGroup>,
+    rules_in: Groups<(usize, &'a str), &'a SecurityGroupRule>,
+    /// By region: VPCs by id, and by Name tag.
+    vpcs_by_id: Groups<(usize, &'a str), &'a Vpc>,
+    vpcs_by_name: Groups<(usize, &'a str), &'a Vpc>,
+    /// Each region's address, by index in `State::aws`.
+    regions: Vec<usize>,
 }
 
 impl<'a> Lookup<'a> {
-    pub(crate) fn new(state: &'a State) -> Self {
-        let mut lookup = Lookup::default();
-        let tags_of = |tags: &'a Tags| Some((tags.get(TAG_OWNER)?.as_str(), tags.get(TAG_PEERING)?.as_str()));
-        for (r, region) in state.aws.iter().enumerate() {
+    /// Indexes `state`; of owned objects, only those of `owner`.
+    pub(crate) fn new(state: &'a State, owner: &str) -> Self {
+        let regions = || state.aws.iter().enumerate().map(|(r, region)| (r, std::ptr::from_ref(region) as usize, region));
+        let tags_of = move |tags: &'a Tags| match Ownership::of(tags) {
+            Ownership::Owned { owner: o, peering } if o == owner => Some(peering),
+            _ => None,
+        };
+        let mut by_id: FxHashMap<&str, (&Connection, usize)> = FxHashMap::default();
+        for (r, _, region) in regions() {
             for connection in &region.connections {
-                let kept = lookup.by_id.entry(&connection.id).or_insert((connection, r));
+                let kept = by_id.entry(&connection.id).or_insert((connection, r));
                 if kept.0.tags.is_empty() && !connection.tags.is_empty() {
                     *kept = (connection, r);
                 }
             }
-            for (t, table) in region.route_tables.iter().enumerate() {
-                for (i, route) in table.routes.iter().enumerate() {
-                    lookup.routes_via.entry(&route.target).or_default().push((r, t, i));
-                }
-            }
-            for (i, rule) in region.rules.iter().enumerate() {
-                if let Some(key) = tags_of(&rule.tags) {
-                    lookup.rules_by_owner.entry(key).or_default().push((r, i));
-                }
-            }
-            for group in &region.security_groups {
-                lookup.group_vpc.insert(&group.id, &group.vpc_id);
-                lookup.groups_of.entry(region).or_default().entry(&group.vpc_id).or_default().push(group);
-            }
-            for vpc in &region.vpcs {
-                lookup.vpcs_by_id.entry(region).or_default().entry(&vpc.id).or_default().push(vpc);
-                if let Some(name) = &vpc.name {
-                    lookup.vpcs_by_name.entry(region).or_default().entry(name).or_default().push(vpc);
-                }
-            }
-            for table in &region.route_tables {
-                lookup.tables_of.entry(region).or_default().entry(&table.vpc_id).or_default().push(table);
-            }
-            for rule in &region.rules {
-                lookup.rules_in.entry(region).or_default().entry(&rule.group_id).or_default().push(rule);
-            }
         }
-        for (id, (connection, _)) in &lookup.by_id {
-            let (a, b) = (connection.requester.vpc_id.as_str(), connection.accepter.vpc_id.as_str());
-            lookup.by_vpcs.entry(if a < b { (a, b) } else { (b, a) }).or_default().insert(id);
-            if let Some(key) = tags_of(&connection.tags) {
-                lookup.by_owner.entry(key).or_default().insert(id);
-            }
+        let connections = || by_id.iter().map(|(id, (connection, _))| (*id, *connection));
+        let tables =
+            || regions().flat_map(|(r, at, region)| region.route_tables.iter().enumerate().map(move |(t, table)| (r, at, t, table)));
+        let rules = || regions().flat_map(|(r, at, region)| region.rules.iter().enumerate().map(move |(i, rule)| (r, at, i, rule)));
+        let groups = || regions().flat_map(|(_, at, region)| region.security_groups.iter().map(move |group| (at, group)));
+        let vpcs = || regions().flat_map(|(_, at, region)| region.vpcs.iter().map(move |vpc| (at, vpc)));
+        Lookup {
+            by_vpcs: Groups::new(connections().map(|(id, c)| {
+                let (a, b) = (c.requester.vpc_id.as_str(), c.accepter.vpc_id.as_str());
+                (if a < b { (a, b) } else { (b, a) }, id)
+            }))
+            .sorted(),
+            by_peering: Groups::new(connections().filter_map(|(id, c)| Some((tags_of(&c.tags)?, id)))).sorted(),
+            routes_via: Groups::new(tables().flat_map(|(r, _, t, table)| {
+                table
+                    .routes
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, route)| route.target != "local")
+                    .map(move |(i, route)| (route.target.as_str(), (r, t, i)))
+            })),
+            rules_by_peering: Groups::new(rules().filter_map(|(r, _, i, rule)| Some((tags_of(&rule.tags)?, (r, i))))),
+            group_vpc: groups().map(|(_, g)| (g.id.as_str(), g.vpc_id.as_str())).collect(),
+            tables_of: Groups::new(tables().map(|(_, at, _, table)| ((at, table.vpc_id.as_str()), table))),
+            groups_of: Groups::new(groups().map(|(at, group)| ((at, group.vpc_id.as_str()), group))),
+            rules_in: Groups::new(rules().map(|(_, at, _, rule)| ((at, rule.group_id.as_str()), rule))),
+            vpcs_by_id: Groups::new(vpcs().map(|(at, vpc)| ((at, vpc.id.as_str()), vpc))),
+            vpcs_by_name: Groups::new(vpcs().filter_map(|(at, vpc)| Some(((at, vpc.name.as_deref()?), vpc)))),
+            regions: regions().map(|(_, at, _)| at).collect(),
+            by_id,
         }
-        lookup
     }
 
     /// The connections joining two VPCs, by id.
-    fn between(&self, a: &str, b: &str) -> Vec<&'a Connection> {
+    fn between(&self, a: &'a str, b: &'a str) -> Vec<&'a Connection> {
         let key = if a < b { (a, b) } else { (b, a) };
-        self.by_vpcs.get(&key).into_iter().flatten().map(|id| self.by_id[id].0).collect()
+        self.by_vpcs.get(&key).iter().map(|id| self.by_id[id].0).collect()
     }
 
-    /// This owner's connections of one peering, by id, with their regions.
-    fn owned(&self, owner: &str, peering: &str) -> Vec<(&'a Connection, usize)> {
-        self.by_owner.get(&(owner, peering)).into_iter().flatten().map(|id| self.by_id[id]).collect()
+    /// The owner's connections of one peering, by id, with their regions.
+    fn owned(&self, peering: &str) -> Vec<(&'a Connection, usize)> {
+        self.by_peering.get(peering).iter().map(|id| self.by_id[id]).collect()
     }
 
-    fn routes_via(&self, target: &str) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
-        self.routes_via.get(target).into_iter().flatten().copied()
+    /// The routes through `target` (other than `local`), as (region, table, route) indexes in state order.
+    fn routes_via(&self, target: &str) -> &[(usize, usize, usize)] {
+        self.routes_via.get(target)
     }
 
-    fn rules_of(&self, owner: &str, peering: &str) -> Vec<(usize, usize)> {
-        self.rules_by_owner.get(&(owner, peering)).cloned().unwrap_or_default()
+    /// The owner's rules of one peering, as (region, rule) indexes in state order.
+    fn rules_of(&self, peering: &str) -> &[(usize, usize)] {
+        self.rules_by_peering.get(peering)
     }
 
     fn vpc_of_group(&self, group: &str) -> Option<&'a str> {
         self.group_vpc.get(group).copied()
     }
 
+    /// Whether `region` is the one at `index` in `State::aws`.
+    fn is_region(&self, index: usize, region: &AwsRegionState) -> bool {
+        self.regions.get(index) == Some(&at(region))
+    }
+
     /// The VPCs of `region` that `by` could select, in state order.
-    pub(crate) fn vpcs(&self, region: &AwsRegionState, by: &By) -> &[&'a Vpc] {
+    pub(crate) fn vpcs(&self, region: &'a AwsRegionState, by: &'a By) -> &[&'a Vpc] {
         let (map, key) = match by {
             By::Id(id) => (&self.vpcs_by_id, id),
             By::Name(name) => (&self.vpcs_by_name, name),
         };
-        map.get(&(region as *const _)).and_then(|m| m.get(key.as_str())).map_or(&[], Vec::as_slice)
+        map.get(&(at(region), key.as_str()))
     }
 
     /// The route tables of a VPC in `region`, in state order.
-    pub(crate) fn tables_of(&self, region: &AwsRegionState, vpc: &str) -> &[&'a RouteTable] {
-        self.tables_of.get(&(region as *const _)).and_then(|m| m.get(vpc)).map_or(&[], Vec::as_slice)
+    pub(crate) fn tables_of(&self, region: &'a AwsRegionState, vpc: &'a str) -> &[&'a RouteTable] {
+        self.tables_of.get(&(at(region), vpc))
     }
 
     /// The security groups of a VPC in `region`, in state order.
-    pub(crate) fn groups_of(&self, region: &AwsRegionState, vpc: &str) -> &[&'a SecurityGroup] {
-        self.groups_of.get(&(region as *const _)).and_then(|m| m.get(vpc)).map_or(&[], Vec::as_slice)
+    pub(crate) fn groups_of(&self, region: &'a AwsRegionState, vpc: &'a str) -> &[&'a SecurityGroup] {
+        self.groups_of.get(&(at(region), vpc))
     }
 
     /// The rules of a security group in `region`, in state order.
-    fn rules_in(&self, region: &AwsRegionState, group: &str) -> &[&'a SecurityGroupRule] {
-        self.rules_in.get(&(region as *const _)).and_then(|m| m.get(group)).map_or(&[], Vec::as_slice)
+    fn rules_in(&self, region: &'a AwsRegionState, group: &'a str) -> &[&'a SecurityGroupRule] {
+        self.rules_in.get(&(at(region), group))
     }
+}
+
+/// A region's address, which keys the indexes.
+fn at(region: &AwsRegionState) -> usize {
+    std::ptr::from_ref(region) as usize
 }
 
 fn is_ours(b: &Builder, peering: &str, connection: &Connection) -> bool {
@@ -591,25 +682,17 @@ fn status(peering: &Peering, connection: Option<&Connection>) -> PeeringStatus {
 }
 
 /// Live connections carrying this spec's owner whose peering the spec no longer names.
-pub(crate) fn unmanaged(spec: &Spec, state: &State) -> Vec<Unmanaged> {
-    let named: BTreeSet<&str> = spec.peerings.iter().map(|p| p.name.as_str()).collect();
+pub(crate) fn unmanaged(spec: &Spec, lookup: &Lookup) -> Vec<Unmanaged> {
+    let named: rustc_hash::FxHashSet<&str> = spec.peerings.iter().map(|p| p.name.as_str()).collect();
     let mut found: Vec<Unmanaged> = Vec::new();
-    for region in &state.aws {
-        for connection in &region.connections {
-            let Ownership::Owned { owner, peering } = Ownership::of(&connection.tags) else {
-                continue;
-            };
-            if owner != spec.owner || named.contains(peering.as_str()) || connection.status.is_terminal() {
-                continue;
-            }
-            if found.iter().all(|u| u.connection != connection.id) {
-                found.push(Unmanaged {
-                    peering,
-                    cloud: "aws".to_string(),
-                    connection: connection.id.clone(),
-                    status: connection.status.as_str().to_string(),
-                });
-            }
+    for peering in lookup.by_peering.keys().filter(|p| !named.contains(p)) {
+        for (connection, _) in lookup.owned(peering).into_iter().filter(|(c, _)| !c.status.is_terminal()) {
+            found.push(Unmanaged {
+                peering: peering.to_string(),
+                cloud: "aws".to_string(),
+                connection: connection.id.clone(),
+                status: connection.status.as_str().to_string(),
+            });
         }
     }
     found.sort_by(|a, b| (&a.peering, &a.connection).cmp(&(&b.peering, &b.connection)));

@@ -15,7 +15,7 @@ use crate::plan::{Action, Step};
 use crate::spec::Spec;
 use crate::state::{Connection, State};
 use ipnet::IpNet;
-use std::collections::{BTreeMap, BTreeSet};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// Active VPC peering connections per VPC (adjustable up to 125).
 pub(crate) const AWS_PEERINGS_PER_VPC: usize = 50;
@@ -27,23 +27,23 @@ pub(crate) const AWS_INBOUND_RULES_PER_GROUP: usize = 60;
 pub(crate) const GCP_PEERINGS_PER_NETWORK: usize = 25;
 
 /// What is counted, and against which limit.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum Object {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Object<'a> {
     /// A VPC, by id.
-    Vpc(String),
+    Vpc(&'a str),
     RouteTable {
-        id: String,
+        id: &'a str,
         family: Family,
     },
     SecurityGroup {
-        id: String,
+        id: &'a str,
         family: Family,
     },
-    /// `projects/P/global/networks/N`.
-    Network(String),
+    /// A GCP network: project, name.
+    Network(&'a str, &'a str),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum Family {
     V4,
     V6,
@@ -65,60 +65,79 @@ impl Family {
     }
 }
 
-/// One object's count: what exists, and what the plan adds (by which
-/// peering, in step order) and removes.
+/// One object's count: what exists, and what the plan adds and removes.
 #[derive(Default)]
 struct Tally {
     live: usize,
-    added: Vec<String>,
+    added: usize,
     removed: usize,
 }
 
 /// Reports every object the planned `steps` would take over its cloud's limit.
 pub(crate) fn check(spec: &Spec, state: &State, steps: &[Step], diags: &mut Diagnostics) {
-    let mut tallies: BTreeMap<Object, Tally> = BTreeMap::new();
-    let mut regions: BTreeMap<String, String> = BTreeMap::new();
-    count_live(state, &mut tallies, &mut regions);
-    let connections = live_connections(state);
+    let mut tallies: FxHashMap<Object, Tally> = FxHashMap::with_capacity_and_hasher(steps.len(), Default::default());
+    let connections: FxHashMap<&str, &Connection> = live_connections(state).into_iter().map(|c| (c.id.as_str(), c)).collect();
     for step in steps {
-        for (object, adds) in effects(&step.action, &connections, &mut regions) {
+        for (object, adds) in effects(&step.action, &connections).into_iter().flatten() {
             let tally = tallies.entry(object).or_default();
             if adds {
-                tally.added.push(step.peering.clone());
+                tally.added += 1;
             } else {
                 tally.removed += 1;
             }
         }
     }
-    let vpc_of_table: BTreeMap<&str, &str> =
-        state.aws.iter().flat_map(|r| r.route_tables.iter().map(|t| (t.id.as_str(), t.vpc_id.as_str()))).collect();
-    let vpc_of_group: BTreeMap<&str, &str> =
-        state.aws.iter().flat_map(|r| r.security_groups.iter().map(|g| (g.id.as_str(), g.vpc_id.as_str()))).collect();
-    for (object, tally) in &tallies {
-        let limit = match object {
-            Object::Vpc(_) => AWS_PEERINGS_PER_VPC,
-            Object::RouteTable { .. } => AWS_ROUTES_PER_TABLE,
-            Object::SecurityGroup { .. } => AWS_INBOUND_RULES_PER_GROUP,
-            Object::Network(_) => GCP_PEERINGS_PER_NETWORK,
-        };
-        let after = (tally.live + tally.added.len()).saturating_sub(tally.removed);
-        if after <= limit || tally.live > limit {
-            continue;
+    // Only what the plan adds to can cross a limit.
+    tallies.retain(|_, tally| tally.added > 0);
+    if tallies.is_empty() {
+        return;
+    }
+    count_live(state, &mut tallies);
+    let limit = |object: &Object| match object {
+        Object::Vpc(_) => AWS_PEERINGS_PER_VPC,
+        Object::RouteTable { .. } => AWS_ROUTES_PER_TABLE,
+        Object::SecurityGroup { .. } => AWS_INBOUND_RULES_PER_GROUP,
+        Object::Network(..) => GCP_PEERINGS_PER_NETWORK,
+    };
+    // Over the limit after the plan, and not already over it before; in a fixed order, whatever the hashing.
+    let mut over: Vec<(Object, Tally)> = tallies
+        .into_iter()
+        .filter(|(object, t)| (t.live + t.added).saturating_sub(t.removed) > limit(object) && t.live <= limit(object))
+        .collect();
+    if over.is_empty() {
+        return;
+    }
+    over.sort_unstable_by_key(|(object, _)| *object);
+    // The peering of each step that adds to each object, in step order.
+    let mut adders: FxHashMap<Object, Vec<&str>> = over.iter().map(|(object, _)| (*object, Vec::new())).collect();
+    for step in steps {
+        for (object, _) in effects(&step.action, &connections).into_iter().flatten().filter(|(_, adds)| *adds) {
+            if let Some(peerings) = adders.get_mut(&object) {
+                peerings.push(&step.peering);
+            }
         }
+    }
+    let vpc_of = |id: &str| {
+        let tables = state.aws.iter().flat_map(|r| r.route_tables.iter().map(|t| (&t.id, &t.vpc_id)));
+        let groups = state.aws.iter().flat_map(|r| r.security_groups.iter().map(|g| (&g.id, &g.vpc_id)));
+        tables.chain(groups).find(|(object, _)| *object == id).map_or(String::new(), |(_, vpc)| format!(" of {vpc}"))
+    };
+    for (object, tally) in &over {
+        let limit = limit(object);
+        let after = (tally.live + tally.added).saturating_sub(tally.removed);
         // The peering whose addition crosses the limit, removals counted first.
         let room = (limit + tally.removed).saturating_sub(tally.live);
-        let Some(culprit) = tally.added.get(room) else { continue };
-        let loc = spec.peerings.iter().find(|p| &p.name == culprit).map_or(Loc::default(), |p| p.loc);
+        let Some(culprit) = adders[object].get(room) else { continue };
+        let loc = spec.peerings.iter().find(|p| p.name == *culprit).map_or(Loc::default(), |p| p.loc);
         let change = match tally.removed {
-            0 => format!("{} now, {} more planned", tally.live, tally.added.len()),
-            removed => format!("{} now, {} more and {removed} fewer planned", tally.live, tally.added.len()),
+            0 => format!("{} now, {} more planned", tally.live, tally.added),
+            removed => format!("{} now, {} more and {removed} fewer planned", tally.live, tally.added),
         };
-        let in_vpc = |vpc: Option<&&str>| vpc.map_or(String::new(), |v| format!(" of {v}"));
         let (message, hint) = match object {
             Object::Vpc(id) => (
                 format!(
                     "{id}{} would have {after} peering connections ({change}); AWS allows {limit} active peering connections per VPC",
-                    regions.get(id).map_or(String::new(), |r| format!(" in {r}"))
+                    region_of(state, steps, id).map_or(String::new(), |r| format!(" in {r}"))
                 ),
                 "raise \"Active VPC peering connections per VPC\" in Service Quotas (Amazon Virtual Private Cloud, up to 125) before applying, \
                  or peer this VPC with fewer VPCs"
@@ -127,7 +146,7 @@ pub(crate) fn check(spec: &Spec, state: &State, steps: &[Step], diags: &mut Diag
             Object::RouteTable { id, family } => (
                 format!(
                     "route table {id}{} would hold {after} {} routes ({change}); AWS allows {limit} per route table",
-                    in_vpc(vpc_of_table.get(id.as_str())),
+                    vpc_of(id),
                     family.name()
                 ),
                 "raise \"Routes per route table\" in Service Quotas (Amazon Virtual Private Cloud, up to 1000) before applying, \
@@ -137,15 +156,15 @@ pub(crate) fn check(spec: &Spec, state: &State, steps: &[Step], diags: &mut Diag
             Object::SecurityGroup { id, family } => (
                 format!(
                     "security group {id}{} would hold {after} inbound {} rules ({change}); AWS allows {limit} per group",
-                    in_vpc(vpc_of_group.get(id.as_str())),
+                    vpc_of(id),
                     family.name()
                 ),
                 "each `allow` rule is one rule per peer range; raise \"Inbound or outbound rules per security group\" in Service Quotas \
                  (Amazon Virtual Private Cloud) before applying, allow less (`allow:`), or open another group (`security_groups:`)"
                     .to_string(),
             ),
-            Object::Network(network) => (
-                format!("network {network} would have {after} peerings ({change}); GCP allows {limit} per network"),
+            Object::Network(project, network) => (
+                format!("network projects/{project}/global/networks/{network} would have {after} peerings ({change}); GCP allows {limit} per network"),
                 "ask Google Cloud for a higher \"peerings per network\" limit (the console's Quotas page, NETWORK_PEERINGS_PER_NETWORK), \
                  or peer this network with fewer networks"
                     .to_string(),
@@ -155,83 +174,91 @@ pub(crate) fn check(spec: &Spec, state: &State, steps: &[Step], diags: &mut Diag
     }
 }
 
-/// The objects `action` adds to (`true`) or removes from (`false`); the
-/// regions of VPCs it creates connections for are noted in `regions`.
-fn effects(action: &Action, connections: &[&Connection], regions: &mut BTreeMap<String, String>) -> Vec<(Object, bool)> {
+/// The region of a VPC: where it was read, or where a step peers it.
+fn region_of<'a>(state: &'a State, steps: &'a [Step], vpc: &str) -> Option<&'a str> {
+    let read = state.aws.iter().find(|r| r.vpcs.iter().any(|v| v.id == vpc)).map(|r| r.scope.region.as_str());
+    read.or_else(|| {
+        steps.iter().find_map(|step| match &step.action {
+            Action::AwsCreateConnection { requester, accepter, .. } => {
+                [requester, accepter].into_iter().find(|end| end.vpc == vpc).map(|end| end.scope.region.as_str())
+            }
+            _ => None,
+        })
+    })
+}
+
+/// The objects `action` adds to (`true`) or removes from (`false`).
+fn effects<'a>(action: &'a Action, connections: &FxHashMap<&str, &'a Connection>) -> [Option<(Object<'a>, bool)>; 2] {
     match action {
-        Action::AwsCreateConnection { requester, accepter, .. } => [requester, accepter]
-            .into_iter()
-            .map(|end| {
-                regions.entry(end.vpc.clone()).or_insert_with(|| end.scope.region.clone());
-                (Object::Vpc(end.vpc.clone()), true)
-            })
-            .collect(),
-        Action::AwsDeleteConnection { connection, .. } => connections
-            .iter()
-            .filter(|c| &c.id == connection)
-            .flat_map(|c| [(Object::Vpc(c.requester.vpc_id.clone()), false), (Object::Vpc(c.accepter.vpc_id.clone()), false)])
-            .collect(),
+        Action::AwsCreateConnection { requester, accepter, .. } => [requester, accepter].map(|end| Some((Object::Vpc(&end.vpc), true))),
+        Action::AwsDeleteConnection { connection, .. } => match connections.get(connection.as_str()) {
+            Some(c) => [Some((Object::Vpc(&c.requester.vpc_id), false)), Some((Object::Vpc(&c.accepter.vpc_id), false))],
+            None => [None, None],
+        },
         Action::AwsCreateRoute { route_table, destination, .. } => {
-            vec![(Object::RouteTable { id: route_table.clone(), family: Family::of(destination) }, true)]
+            [Some((Object::RouteTable { id: route_table, family: Family::of(destination) }, true)), None]
         }
         Action::AwsDeleteRoute { route_table, destination, .. } => {
-            vec![(Object::RouteTable { id: route_table.clone(), family: Family::of(destination) }, false)]
+            [Some((Object::RouteTable { id: route_table, family: Family::of(destination) }, false)), None]
         }
         Action::AwsAuthorizeIngress { group, source, .. } => {
-            vec![(Object::SecurityGroup { id: group.clone(), family: Family::of(source) }, true)]
+            [Some((Object::SecurityGroup { id: group, family: Family::of(source) }, true)), None]
         }
         Action::AwsRevokeIngress { group, source, .. } => {
-            vec![(Object::SecurityGroup { id: group.clone(), family: Family::of(source) }, false)]
+            [Some((Object::SecurityGroup { id: group, family: Family::of(source) }, false)), None]
         }
-        Action::GcpAddPeering { network, .. } => vec![(Object::Network(network.to_string()), true)],
-        Action::GcpRemovePeering { network, .. } => vec![(Object::Network(network.to_string()), false)],
-        _ => Vec::new(),
+        Action::GcpAddPeering { network, .. } => [Some((Object::Network(&network.project, &network.name), true)), None],
+        Action::GcpRemovePeering { network, .. } => [Some((Object::Network(&network.project, &network.name), false)), None],
+        _ => [None, None],
     }
 }
 
 /// Every live (not deleted, failed, rejected or expired) connection, once,
 /// whichever regions it was read from.
 fn live_connections(state: &State) -> Vec<&Connection> {
-    let mut seen = BTreeSet::new();
+    let mut seen = FxHashSet::default();
     state.aws.iter().flat_map(|r| &r.connections).filter(|c| !c.status.is_terminal() && seen.insert(c.id.as_str())).collect()
 }
 
-/// What exists: connections per VPC (active or on their way), routes per
+/// What exists, of the objects in `tallies`: connections per VPC (active or on their way), routes per
 /// table and family (the `local` ones AWS makes for the VPC's own ranges
 /// aside), inbound rules per group and family (a rule from a group or prefix
 /// list counts in both families, as AWS counts it), entries per GCP network.
-fn count_live(state: &State, tallies: &mut BTreeMap<Object, Tally>, regions: &mut BTreeMap<String, String>) {
-    let mut seen = BTreeSet::new();
+fn count_live<'a>(state: &'a State, tallies: &mut FxHashMap<Object<'a>, Tally>) {
+    let mut seen = FxHashSet::default();
     for connection in live_connections(state) {
         for end in [&connection.requester, &connection.accepter] {
-            tallies.entry(Object::Vpc(end.vpc_id.clone())).or_default().live += 1;
+            if let Some(tally) = tallies.get_mut(&Object::Vpc(&end.vpc_id)) {
+                tally.live += 1;
+            }
         }
     }
     for region in &state.aws {
-        for vpc in &region.vpcs {
-            regions.entry(vpc.id.clone()).or_insert_with(|| region.scope.region.clone());
-        }
         for table in region.route_tables.iter().filter(|t| seen.insert(("rtb", t.id.as_str()))) {
             for route in table.routes.iter().filter(|r| r.target != "local") {
-                let object = Object::RouteTable { id: table.id.clone(), family: Family::of(&route.destination) };
-                tallies.entry(object).or_default().live += 1;
+                if let Some(tally) = tallies.get_mut(&Object::RouteTable { id: &table.id, family: Family::of(&route.destination) }) {
+                    tally.live += 1;
+                }
             }
         }
-        let groups: BTreeSet<&str> = region.security_groups.iter().map(|g| g.id.as_str()).filter(|id| seen.insert(("sg", id))).collect();
+        let groups: FxHashSet<&str> = region.security_groups.iter().map(|g| g.id.as_str()).filter(|id| seen.insert(("sg", id))).collect();
         for rule in region.rules.iter().filter(|r| !r.egress && groups.contains(r.group_id.as_str())) {
-            let families = match &rule.source {
-                Some(source) => vec![Family::of(source)],
-                None => vec![Family::V4, Family::V6],
+            let families: &[Family] = match &rule.source {
+                Some(source) => &[Family::of(source)],
+                None => &[Family::V4, Family::V6],
             };
-            for family in families {
-                tallies.entry(Object::SecurityGroup { id: rule.group_id.clone(), family }).or_default().live += 1;
+            for &family in families {
+                if let Some(tally) = tallies.get_mut(&Object::SecurityGroup { id: &rule.group_id, family }) {
+                    tally.live += 1;
+                }
             }
         }
     }
     for project in &state.gcp {
         for network in &project.networks {
-            let name = crate::spec::GcpNetwork { project: project.project.clone(), name: network.name.clone() };
-            tallies.entry(Object::Network(name.to_string())).or_default().live += network.peerings.len();
+            if let Some(tally) = tallies.get_mut(&Object::Network(&project.project, &network.name)) {
+                tally.live += network.peerings.len();
+            }
         }
     }
 }

@@ -33,8 +33,19 @@ pub struct Options {
 }
 
 pub fn plan_with(spec: &Spec, state: &State, options: &Options) -> Result<Plan, Diagnostics> {
+    // The state's digest takes as long as a quarter of the planning: it is
+    // made on a second thread meanwhile.
+    std::thread::scope(|threads| {
+        let basis = threads.spawn(|| state.fingerprint());
+        let plan = plan_steps(spec, state, options)?;
+        Ok(Plan { basis: basis.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), ..plan })
+    })
+}
+
+/// The plan, but for its `basis`.
+fn plan_steps(spec: &Spec, state: &State, options: &Options) -> Result<Plan, Diagnostics> {
     let targeted = |name: &str| options.targets.is_empty() || options.targets.iter().any(|t| t == name);
-    let lookup = aws::Lookup::new(state);
+    let lookup = aws::Lookup::new(state, &spec.owner);
     let mut builder = Builder::new(spec, state, &lookup);
     for peering in spec.peerings.iter().filter(|p| targeted(&p.name)) {
         match &peering.cloud {
@@ -45,7 +56,7 @@ pub fn plan_with(spec: &Spec, state: &State, options: &Options) -> Result<Plan, 
         }
     }
     aws::check_route_collisions(&mut builder);
-    let mut aws_unmanaged = aws::unmanaged(spec, state);
+    let mut aws_unmanaged = aws::unmanaged(spec, &lookup);
     let mut gcp_unmanaged = gcp::unmanaged(spec, state);
     aws_unmanaged.retain(|u| targeted(&u.peering));
     gcp_unmanaged.retain(|u| targeted(&u.peering));
@@ -78,7 +89,7 @@ pub fn plan_with(spec: &Spec, state: &State, options: &Options) -> Result<Plan, 
         spec_file: spec.file.clone(),
         spec_digest: spec.digest.clone(),
         options: options.clone(),
-        basis: state.fingerprint(),
+        basis: String::new(),
         steps,
         conflicts,
         peerings,
@@ -97,7 +108,7 @@ pub(crate) struct Builder<'a> {
     pub peerings: Vec<PeeringStatus>,
     pub diags: Diagnostics,
     /// (route table, destination) → peering that routes it, to catch two peerings claiming one route.
-    pub claimed_routes: Vec<(String, ipnet::IpNet, String, crate::Loc)>,
+    pub claimed_routes: Vec<(&'a str, ipnet::IpNet, &'a str, crate::Loc)>,
 }
 
 impl<'a> Builder<'a> {

@@ -29,11 +29,11 @@ pub(crate) fn resolve_side<'a>(
     side: &'a AwsSide,
     region: Option<&'a AwsRegionState>,
     lookup: &super::aws::Lookup<'a>,
-    what: &str,
+    (role, peering): (&str, &str),
     diags: &mut Diagnostics,
 ) -> Option<ResolvedSide<'a>> {
     let Some(region) = region else {
-        diags.error(side.loc, format!("{what}: nothing was read for {}", side.scope));
+        diags.error(side.loc, format!("{role} of `{peering}`: nothing was read for {}", side.scope));
         return None;
     };
     let vpc = pick(
@@ -42,7 +42,7 @@ pub(crate) fn resolve_side<'a>(
         |v| &v.id,
         |v| v.name.as_deref(),
         "VPC",
-        &format!("in {}", side.scope),
+        &format_args!("in {}", side.scope),
         diags,
     )?;
     let tables_of_vpc = lookup.tables_of(region, &vpc.id).iter().copied();
@@ -65,12 +65,16 @@ fn select<'a, T>(
     match selection {
         Selection::All => Some(candidates.collect()),
         Selection::Only(selectors) => {
-            let place = format!("of {vpc_id}");
+            let place = format_args!("of {vpc_id}");
             let found: Vec<Option<&T>> = selectors.iter().map(|s| pick(s, candidates.clone(), id, name, kind, &place, diags)).collect();
-            let mut picked: Vec<&T> = found.into_iter().collect::<Option<_>>()?;
+            let found: Vec<&T> = found.into_iter().collect::<Option<_>>()?;
             // One object may be named both by id and by name; plan for it once.
-            let mut seen = std::collections::BTreeSet::new();
-            picked.retain(|c| seen.insert(id(c).clone()));
+            let mut picked: Vec<&T> = Vec::with_capacity(found.len());
+            for c in found {
+                if !picked.iter().any(|p| id(p) == id(c)) {
+                    picked.push(c);
+                }
+            }
             Some(picked)
         }
     }
@@ -83,15 +87,18 @@ fn pick<'a, T>(
     id: impl Fn(&T) -> &String,
     name: impl Fn(&T) -> Option<&str>,
     kind: &str,
-    place: &str,
+    place: &dyn std::fmt::Display,
     diags: &mut Diagnostics,
 ) -> Option<&'a T> {
-    let matches: Vec<&T> = candidates
-        .filter(|c| match &selector.by {
-            By::Id(wanted) => id(c) == wanted,
-            By::Name(wanted) => name(c) == Some(wanted.as_str()),
-        })
-        .collect();
+    let mut matches = candidates.filter(|c| match &selector.by {
+        By::Id(wanted) => id(c) == wanted,
+        By::Name(wanted) => name(c) == Some(wanted.as_str()),
+    });
+    let (first, second) = (matches.next(), matches.next());
+    if let (Some(one), None) = (first, second) {
+        return Some(one); // without collecting: this is every plan's common case
+    }
+    let matches: Vec<&T> = first.into_iter().chain(second).chain(matches).collect();
     match (matches.as_slice(), &selector.by) {
         ([one], _) => Some(one),
         ([], By::Id(wanted)) => {
