@@ -33,8 +33,7 @@ bench:
     set -euo pipefail
     export PEERCTL_BENCH_STARTED=$(date +%s)
     cargo build --release --workspace --bins
-    PLANNER_BENCH=summary cargo bench -p peerctl-core --bench planner | tee target/planner-bench.txt
-    target/release/peerctl-bench --planner target/planner-bench.txt
+    "${CARGO_TARGET_DIR:-target}/release/peerctl-bench"
 
 # licences, sources and banned crates of every dependency (deny.toml); advisories too when PEERCTL_ADVISORY_DB is a cargo-deny db-path (as `cargo deny fetch` fills it)
 deny:

@@ -9,8 +9,8 @@
 //! - AWS, 50 cross-region peerings: validate, plan, apply, plan, drift.
 //! - GCP, one hub with 24 spokes: plan, apply, plan; then apply with 20 % faults.
 //! - `validate` of a 10,000-peering spec.
-//! - The planner alone on 10,000 synthetic peerings: read from the output of
-//!   `cargo bench -p peerctl-core --bench planner` (`--planner FILE`).
+//! - The planner alone, in process, on 1,000 and 10,000 synthetic peerings
+//!   (bench_planner.rs).
 //! - AWS, 10 / 100 / 1,000 converged peerings (hubs × 50 spokes over 2
 //!   accounts × 3 regions; 2 route tables and 1 group per side), each world
 //!   built directly through the EC2 API: plan's reads against a per-resource
@@ -22,14 +22,17 @@
 //! - GCP apply of 100 peerings on 10 hubs with 2 s operations, against the
 //!   lower bound set by one peering operation at a time per network.
 //!
-//! Options: `--planner FILE` (the planner bench's output), `--quick` (10 and
+//! Options: `--quick` (10 and
 //! 100 peerings only; for trying the bench out), `--no-docs` (print only),
 //! `--only SECTION,…` (planner, validate, aws-plan, gcp-plan, aws-apply,
-//! gcp-apply, small; implies `--no-docs`), `--aws-parallelism N`.
+//! gcp-apply, small; implies `--no-docs`), `--aws-parallelism N` (the AWS
+//! apply once more, with `--parallelism N`).
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, Tag, TagSpecification};
 use futures::stream::{self, StreamExt, TryStreamExt};
+mod bench_planner;
+
 use peerctl_e2e::{MAIN_ACCOUNT, Moto, OTHER_ACCOUNT, OTHER_ROLE, Sim, create_vpc, peerctl_bin, tag_spec, workspace_root};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -600,7 +603,7 @@ struct Bench {
     dir: PathBuf,
     started: Instant,
     quick: bool,
-    /// `--aws-parallelism N`: passed to the AWS apply (default: peerctl's own).
+    /// `--aws-parallelism N`: a second AWS apply, with this parallelism.
     aws_parallelism: Option<String>,
     report: Report,
 }
@@ -713,30 +716,16 @@ impl Bench {
         Ok(())
     }
 
-    /// The planner bench's figures, from its output.
-    fn planner(&mut self, file: Option<&Path>) -> Result<()> {
-        let Some(file) = file else {
-            self.report.target("planner alone, 10,000 peerings", "not run (pass --planner FILE)", "< 100 ms, < 200 MB", None);
-            return Ok(());
-        };
-        let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
-        let rows: Vec<Value> =
-            text.lines().filter_map(|l| l.strip_prefix("planner-bench ")).filter_map(|l| serde_json::from_str(l).ok()).collect();
-        if rows.is_empty() {
-            self.report.target(
-                "planner alone, 10,000 peerings",
-                format!("no figures in {}", file.display()),
-                "< 100 ms, < 200 MB",
-                Some(false),
-            );
-            return Ok(());
-        }
+    /// The planner alone, in process (bench_planner.rs).
+    fn planner(&mut self) -> Result<()> {
+        let sizes: &[usize] = if self.quick { &[1_000] } else { &[1_000, 10_000] };
+        progress(self.started, &format!("planner alone: {sizes:?} peerings"));
+        let rows = bench_planner::measure_in_child(sizes)?;
         let mut section = String::from(
-            "\n### The planner alone (in process, synthetic state)\n\n`PLANNER_BENCH=summary cargo bench -p peerctl-core --bench planner`: hubs of 50 spokes over 2 accounts × 3 regions, 2 route tables and 1 group per side, as in the AWS worlds below. The fastest of up to 3 runs (1 when a run takes over a second); peak heap from a counting global allocator, spec and state included (in brackets: above them). The planner's spec is loaded in pieces of 1,000 peerings and put together, so that it can be planned even where `load` refuses the whole text. A measurement that would take over a minute, extrapolated quadratically from the smaller size, is not run.\n\n| measurement | peerings | time | peak heap | steps |\n|---|--:|--:|--:|--:|\n",
+            "\n### The planner alone (in process, synthetic state)\n\n`peerctl-bench --only planner` (tests/bench_planner.rs): the specs and observed states of the AWS worlds below (hubs of 50 spokes over 2 accounts × 3 regions, 2 route tables and 1 group per side), made in memory. The fastest of up to 3 runs (1 when a run takes over a second), on as many threads as the planner takes (one per 1,000 peerings, up to the cores); peak heap from a counting global allocator around peerctl's own (mimalloc), spec and state included (in brackets: above them). A plan that would take over a minute, extrapolated quadratically from the smaller size, is not run.\n\n| measurement | peerings | time | peak heap | steps |\n|---|--:|--:|--:|--:|\n",
         );
         for row in &rows {
-            let what = row["what"].as_str().unwrap_or_default();
-            let n = row["peerings"].as_u64().unwrap_or(0);
+            let (what, n) = (row.what.as_str(), row.peerings);
             let label = match what {
                 "load" => "`load` (YAML → validated spec)",
                 "plan_fresh" => "`plan`, nothing exists yet",
@@ -744,25 +733,27 @@ impl Bench {
                 other => other,
             };
             let state = if what == "plan_fresh" { "nothing exists yet" } else { "converged" };
-            if let Some(projected) = row["projected_seconds"].as_f64() {
-                let _ = writeln!(section, "| {label} | {n} | not run: ≈ {projected:.0} s, extrapolated quadratically | | |");
-                if n == 10_000 {
-                    self.report.target(
-                        format!("planner alone, 10,000 peerings, {state}: time"),
-                        format!("≈ {projected:.0} s (too long to run; extrapolated from the smaller size)"),
-                        "< 100 ms",
-                        Some(false),
-                    );
+            let (seconds, peak, above, output) = match &row.outcome {
+                bench_planner::Outcome::Measured { seconds, peak_bytes, above_inputs_bytes, output } => {
+                    (*seconds, *peak_bytes as f64 / 1e6, *above_inputs_bytes as f64 / 1e6, output)
                 }
-                continue;
-            }
-            let seconds = row["seconds"].as_f64().unwrap_or(f64::NAN);
-            let peak = row["peak_heap_bytes"].as_f64().unwrap_or(f64::NAN) / 1e6;
-            let above = row["peak_above_inputs_bytes"].as_f64().unwrap_or(f64::NAN) / 1e6;
-            let output = match (&row["output"], what) {
-                (Value::String(error), _) => format!("refused: {}", error.lines().next().unwrap_or_default().replace('|', "\\|")),
-                (_, "load") => String::new(),
-                (other, _) => other.to_string(),
+                bench_planner::Outcome::Skipped { projected_seconds: projected } => {
+                    let _ = writeln!(section, "| {label} | {n} | not run: ≈ {projected:.0} s, extrapolated quadratically | | |");
+                    if n == 10_000 {
+                        self.report.target(
+                            format!("planner alone, 10,000 peerings, {state}: time"),
+                            format!("≈ {projected:.0} s (too long to run; extrapolated from the smaller size)"),
+                            "< 100 ms",
+                            Some(false),
+                        );
+                    }
+                    continue;
+                }
+            };
+            let output = match (output, what) {
+                (Err(error), _) => format!("refused: {}", error.lines().next().unwrap_or_default().replace('|', "\\|")),
+                (Ok(_), "load") => String::new(),
+                (Ok(steps), _) => steps.to_string(),
             };
             let _ = writeln!(section, "| {label} | {n} | {:.1} ms | {peak:.0} MB ({above:.0} MB) | {output} |", seconds * 1e3);
             if what == "plan_converged" && n == 1000 {
@@ -944,8 +935,8 @@ impl Bench {
     }
 
     /// 200 new AWS peerings through EC2's buckets, enforced by the proxy:
-    /// with peerctl's default parallelism (judged against the targets), then
-    /// with `--aws-parallelism` (default 60), to show what limits the first.
+    /// with peerctl's default parallelism (judged against the targets), then,
+    /// when asked for, with `--aws-parallelism N`, to see what limits the first.
     async fn aws_apply(&mut self) -> Result<()> {
         let (hubs, per_hub) = if self.quick { (2, 10) } else { (10, 20) };
         let n = hubs * per_hub;
@@ -956,8 +947,7 @@ impl Bench {
             "\n### AWS: apply of {n} new peerings through EC2's request buckets\n\n{hubs} hubs × {per_hub} spokes over 2 accounts × 3 regions, 8 writes per peering (connection, acceptance, 4 routes, 2 rules): {} writes. peerctl talks to moto through a proxy that enforces EC2's published token buckets per account and region (mutating: burst 50, 5/s; others: burst 100, 20/s) and answers `RequestLimitExceeded` when one is empty, as EC2 does. *Fastest allowed*: each bucket's writes beyond its burst of 50 at 5/s, for the busiest bucket. *Share*: that time over the time from the first write to the last.\n\n| parallelism | apply wall time | writes (first to last) | fastest allowed | share of the allowed rate | buckets written within one second | throttled by the proxy | peerctl's count (`-v`) | peak RSS | exit |\n|--:|--:|--:|--:|--:|--:|---|---|--:|--:|\n",
             8 * n
         );
-        let second = self.aws_parallelism.clone().unwrap_or_else(|| "60".into());
-        for parallelism in [None, Some(second)] {
+        for parallelism in [None].into_iter().chain(self.aws_parallelism.clone().map(Some)) {
             progress(self.started, &format!("AWS apply: {n} new peerings, parallelism {}", parallelism.as_deref().unwrap_or("default")));
             let moto = Moto::start()?;
             let builder = AwsBuilder::new(&moto).await;
@@ -1446,8 +1436,13 @@ mod plot {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [child, sizes] = args.as_slice()
+        && child == "--planner-child"
+    {
+        bench_planner::child(sizes);
+        return Ok(());
+    }
     let flag = |name: &str| args.iter().any(|a| a == name);
-    let planner_file = args.iter().position(|a| a == "--planner").and_then(|i| args.get(i + 1)).map(PathBuf::from);
     let dir = std::env::temp_dir().join(format!("peerctl-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     eprintln!("peerctl binary: {}", peerctl_bin().display());
@@ -1459,7 +1454,7 @@ async fn main() -> Result<()> {
         args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).map(|s| s.split(',').map(str::to_string).collect());
     let run = |section: &str| only.as_ref().is_none_or(|o| o.iter().any(|s| s == section));
     if run("planner") {
-        bench.planner(planner_file.as_deref())?;
+        bench.planner()?;
     }
     if run("validate") {
         bench.validate_large()?;

@@ -68,6 +68,11 @@ impl Diagnostics {
         self.items.is_empty()
     }
 
+    /// Adds `other`'s problems after these.
+    pub fn append(&mut self, other: Diagnostics) {
+        self.items.extend(other.items);
+    }
+
     pub fn len(&self) -> usize {
         self.items.len()
     }

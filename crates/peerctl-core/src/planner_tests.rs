@@ -955,6 +955,12 @@ fn basis_follows_the_observed_state() {
 /// the way; `old-link` is absent and still has a connection; `analytics` is
 /// new; one owned connection is unmanaged.
 pub(crate) fn mixed_plan() -> Plan {
+    let (spec, state) = mixed();
+    plan_of(&spec, &state)
+}
+
+/// Every kind of change: three peerings, one of them absent and one new.
+fn mixed() -> (crate::spec::Spec, State) {
     let mut state = converged();
     state.connection(PCX).status = ConnectionStatus::Failed;
     *state.table("rtb-aaaaaaa1") =
@@ -979,7 +985,28 @@ pub(crate) fn mixed_plan() -> Plan {
     let present = peering(NAME, REQUESTER, ACCEPTER, "      dns_resolution: true\n");
     let absent = peering("old-link", "{vpc: vpc-aaaaaaaa}", "{vpc: vpc-0000ffff}", "    absent: true\n");
     let new = peering("analytics", "{vpc: vpc-dddddddd}", "{vpc: vpc-bbbbbbbb, route_tables: []}", "      allow: []\n");
-    plan_of(&spec(&(present + &absent + &new)), &state)
+    (spec(&(present + &absent + &new)), state)
+}
+
+#[test]
+fn a_plan_made_in_pieces_is_the_plan_made_whole() {
+    let options = crate::planner::Options::default();
+    // Steps that depend on earlier ones and refer to connections made by them, in every piece.
+    let (mixed_spec, state) = mixed();
+    let whole = crate::planner::plan_steps(&mixed_spec, &state, &options, 1).expect("plan");
+    assert!(whole.steps.iter().any(|s| matches!(s.action.clone().connection_mut(), Some(ConnectionRef::CreatedByStep(_)))));
+    for pieces in 2..=4 {
+        assert_eq!(crate::planner::plan_steps(&mixed_spec, &state, &options, pieces), Ok(whole.clone()), "in {pieces} pieces");
+    }
+    // Problems found across pieces: two peerings, in two pieces, routing overlapping ranges in one table.
+    let mut state = fresh();
+    let region = state.region("us-east-1");
+    region.vpcs.push(vpc("vpc-cccccccc", "spoke-c", ACCOUNT, &["10.1.0.0/20"], &[]));
+    region.route_tables.push(table("rtb-ccccccc1", "vpc-cccccccc", "spoke-c", vec![]));
+    let hub = "{vpc: vpc-aaaaaaaa, route_tables: [rtb-aaaaaaa1]}";
+    let overlapping = spec(&(peering("hub-to-b", hub, "{vpc: vpc-bbbbbbbb}", "") + &peering("hub-to-c", hub, "{vpc: vpc-cccccccc}", "")));
+    let whole = crate::planner::plan_steps(&overlapping, &state, &options, 1).expect_err("overlap");
+    assert_eq!(crate::planner::plan_steps(&overlapping, &state, &options, 2), Err(whole));
 }
 
 #[test]

@@ -116,10 +116,118 @@ fn first_line(message: &str) -> String {
     }
 }
 
+/// A node and where it is, read the way `serde_saphyr::Spanned` reads them
+/// (serde-saphyr answers the newtype `__yaml_spanned` with a map of `value`,
+/// `referenced` and `defined`), but taking only the value and the line and
+/// column where it is referenced: `Spanned` itself copies each key into a
+/// string and reads every location whole, which made parsing a large spec a
+/// fifth slower. `yaml_tests::nodes_know_where_they_are` holds it to `Spanned`.
 impl<'de> Deserialize<'de> for Node {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let spanned = serde_saphyr::Spanned::<Value>::deserialize(deserializer)?;
-        Ok(Node { loc: to_loc(&spanned.referenced), value: spanned.value })
+        deserializer.deserialize_newtype_struct("__yaml_spanned", SpannedNode)
+    }
+}
+
+struct SpannedNode;
+
+impl<'de> Visitor<'de> for SpannedNode {
+    type Value = Node;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a YAML node with its location")
+    }
+
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, deserializer: D) -> Result<Node, D::Error> {
+        deserializer.deserialize_struct("Spanned", &["value", "referenced"], self)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+        let (mut value, mut loc) = (None, None);
+        while let Some(field) = map.next_key::<Field>()? {
+            match field {
+                Field::Value => value = Some(map.next_value::<Value>()?),
+                Field::Referenced => loc = Some(map.next_value::<Position>()?.0),
+                _ => map.next_value::<de::IgnoredAny>().map(drop)?,
+            }
+            // What follows (`defined`) is not needed.
+            if let (Some(_), Some(_)) = (&value, &loc) {
+                break;
+            }
+        }
+        match (value, loc) {
+            (Some(value), Some(loc)) => Ok(Node { loc, value }),
+            _ => Err(de::Error::custom("a YAML node without its value or location")),
+        }
+    }
+}
+
+/// A field name of `Spanned` or `Location`, matched without copying it.
+enum Field {
+    Value,
+    Referenced,
+    Line,
+    Column,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Field {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_identifier(FieldVisitor)
+    }
+}
+
+struct FieldVisitor;
+
+impl Visitor<'_> for FieldVisitor {
+    type Value = Field;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<Field, E> {
+        Ok(match name {
+            "value" => Field::Value,
+            "referenced" => Field::Referenced,
+            "line" => Field::Line,
+            "column" => Field::Column,
+            _ => Field::Other,
+        })
+    }
+}
+
+/// Line and column of a serde-saphyr `Location` (`line`, `column`, then more, not read).
+struct Position(Loc);
+
+impl<'de> Deserialize<'de> for Position {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_struct("Location", &["line", "column"], PositionVisitor)
+    }
+}
+
+struct PositionVisitor;
+
+impl<'de> Visitor<'de> for PositionVisitor {
+    type Value = Position;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a location")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Position, A::Error> {
+        let clamp = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+        let (mut line, mut column) = (None, None);
+        while let Some(field) = map.next_key::<Field>()? {
+            match field {
+                Field::Line => line = Some(clamp(map.next_value()?)),
+                Field::Column => column = Some(clamp(map.next_value()?)),
+                _ => break,
+            }
+            if let (Some(line), Some(column)) = (line, column) {
+                return Ok(Position(Loc::new(line, column)));
+            }
+        }
+        Err(de::Error::custom("a location without its line or column"))
     }
 }
 
@@ -369,5 +477,91 @@ mod tests {
     fn suggests_close_keys() {
         assert_eq!(closest("rout_tables", &["route_tables", "security_groups"]), Some("route_tables"));
         assert_eq!(closest("zzz", &["route_tables"]), None);
+    }
+
+    /// Where each node is, in document order, as `serde_saphyr::Spanned` sees it.
+    struct Spans(Vec<Loc>);
+
+    impl<'de> Deserialize<'de> for Spans {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            let spanned = serde_saphyr::Spanned::<Children>::deserialize(deserializer)?;
+            Ok(Spans(std::iter::once(to_loc(&spanned.referenced)).chain(spanned.value.0).collect()))
+        }
+    }
+
+    /// The locations of a node's children and theirs, in document order.
+    struct Children(Vec<Loc>);
+
+    impl<'de> Deserialize<'de> for Children {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_any(ChildrenVisitor)
+        }
+    }
+
+    struct ChildrenVisitor;
+
+    impl<'de> Visitor<'de> for ChildrenVisitor {
+        type Value = Children;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("any YAML value")
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Children, E> {
+            Ok(Children(vec![]))
+        }
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Children, E> {
+            Ok(Children(vec![]))
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Children, E> {
+            Ok(Children(vec![]))
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Children, E> {
+            Ok(Children(vec![]))
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Children, E> {
+            Ok(Children(vec![]))
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Children, E> {
+            Ok(Children(vec![]))
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Children, A::Error> {
+            let mut locs = Vec::new();
+            while let Some(item) = seq.next_element::<Spans>()? {
+                locs.extend(item.0);
+            }
+            Ok(Children(locs))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Children, A::Error> {
+            let mut locs = Vec::new();
+            while let Some(key) = map.next_key::<Spans>()? {
+                locs.extend(key.0);
+                locs.extend(map.next_value::<Spans>()?.0);
+            }
+            Ok(Children(locs))
+        }
+    }
+
+    fn walk(node: &Node, locs: &mut Vec<Loc>) {
+        locs.push(node.loc);
+        match &node.value {
+            Value::Seq(items) => items.iter().for_each(|item| walk(item, locs)),
+            Value::Map(entries) => entries.iter().for_each(|(key, value)| {
+                walk(key, locs);
+                walk(value, locs);
+            }),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn nodes_know_where_they_are() {
+        let text = "# a comment\nversion: 1\nowner: team-a\npeerings:\n  - name: p\n    aws: {requester: {vpc: vpc-1, region: us-east-1},\n      accepter: {vpc: {name: b}, route_tables: [rtb-1, {name: x}]}}\n    allow:\n      - &web {protocol: tcp, ports: 443}\n      - *web\n      - \"quoted\"\n      - |\n        block\n  - {name: q, absent: true, n: 1.5, nothing: ~}\n";
+        let mut diags = Diagnostics::new("spec.yaml");
+        let node = parse(text, &mut diags).expect("parses");
+        let mut ours = Vec::new();
+        walk(&node, &mut ours);
+        let theirs = serde_saphyr::from_str_with_options::<Spans>(text, options()).expect("parses").0;
+        assert_eq!(ours, theirs);
+        assert_eq!(ours.len(), 53);
+        assert_eq!(ours[..3], [Loc::new(2, 1), Loc::new(2, 1), Loc::new(2, 10)], "the document, `version` and its value");
     }
 }

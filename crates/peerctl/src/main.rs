@@ -9,6 +9,11 @@ use peerctl_core::planner::Options;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// Plans of thousands of peerings are mostly small strings: mimalloc makes
+/// and frees them in about half the time glibc's malloc takes.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Declarative VPC peering across AWS and GCP.
 #[derive(Parser, Debug)]
 #[command(name = "peerctl", version, about, long_about = None, propagate_version = true)]

@@ -412,7 +412,9 @@ fn remove_owned(b: &mut Builder, name: &str, handled: &Handled, reason: &str) {
     if doomed.is_empty() {
         return;
     }
-    let earlier: Vec<usize> = (0..b.steps.len()).filter(|i| b.steps[*i].peering == name).collect();
+    // A peering's steps are planned together: they are the last ones so far.
+    let first = b.steps.iter().rposition(|step| step.peering != name).map_or(0, |i| i + 1);
+    let earlier: Vec<usize> = (first..b.steps.len()).collect();
     for (connection, region) in doomed {
         let action = Action::AwsDeleteConnection { scope: state.aws[region].scope.clone(), connection: connection.id.clone() };
         b.step(name, action, reason, earlier.clone());

@@ -10,7 +10,7 @@ pub use gcp::entry_name as gcp_entry_name;
 
 use crate::diag::{Diagnostics, Loc};
 use crate::plan::{Action, Conflict, PLAN_FORMAT_VERSION, PeeringStatus, Plan, Step, Unmanaged};
-use crate::spec::{CloudPeering, Spec};
+use crate::spec::{CloudPeering, Peering, Spec};
 use crate::state::State;
 use std::collections::BTreeSet;
 
@@ -37,24 +37,19 @@ pub fn plan_with(spec: &Spec, state: &State, options: &Options) -> Result<Plan, 
     // made on a second thread meanwhile.
     std::thread::scope(|threads| {
         let basis = threads.spawn(|| state.fingerprint());
-        let plan = plan_steps(spec, state, options)?;
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let pieces = (spec.peerings.len() / PIECE).clamp(1, threads);
+        let plan = plan_steps(spec, state, options, pieces)?;
         Ok(Plan { basis: basis.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), ..plan })
     })
 }
 
-/// The plan, but for its `basis`.
-fn plan_steps(spec: &Spec, state: &State, options: &Options) -> Result<Plan, Diagnostics> {
+/// The plan, but for its `basis`; the peerings planned in `pieces`.
+pub(crate) fn plan_steps(spec: &Spec, state: &State, options: &Options, pieces: usize) -> Result<Plan, Diagnostics> {
     let targeted = |name: &str| options.targets.is_empty() || options.targets.iter().any(|t| t == name);
     let lookup = aws::Lookup::new(state, &spec.owner);
-    let mut builder = Builder::new(spec, state, &lookup);
-    for peering in spec.peerings.iter().filter(|p| targeted(&p.name)) {
-        match &peering.cloud {
-            CloudPeering::Aws(aws) if peering.absent => aws::plan_absent(&mut builder, peering, aws),
-            CloudPeering::Aws(aws) => aws::plan_present(&mut builder, peering, aws),
-            CloudPeering::Gcp(gcp) if peering.absent => gcp::plan_absent(&mut builder, peering, gcp),
-            CloudPeering::Gcp(gcp) => gcp::plan_present(&mut builder, peering, gcp),
-        }
-    }
+    let peerings: Vec<&Peering> = spec.peerings.iter().filter(|p| targeted(&p.name)).collect();
+    let mut builder = plan_in_pieces(Builder::new(spec, state, &lookup), &peerings, pieces);
     aws::check_route_collisions(&mut builder);
     let mut aws_unmanaged = aws::unmanaged(spec, &lookup);
     let mut gcp_unmanaged = gcp::unmanaged(spec, state);
@@ -97,6 +92,40 @@ fn plan_steps(spec: &Spec, state: &State, options: &Options) -> Result<Plan, Dia
     })
 }
 
+/// Each peering is planned on its own, from the same indexes: a large spec
+/// is planned in pieces of at least this many peerings, one thread each.
+const PIECE: usize = 1_000;
+
+/// Plans `peerings` in `pieces` (on as many threads) and joins the pieces in
+/// spec order: the plan is the same however many pieces there were.
+fn plan_in_pieces<'a>(empty: Builder<'a>, peerings: &[&'a Peering], pieces: usize) -> Builder<'a> {
+    let plan_piece = |mut builder: Builder<'a>, piece: &[&'a Peering]| {
+        for &peering in piece {
+            match &peering.cloud {
+                CloudPeering::Aws(aws) if peering.absent => aws::plan_absent(&mut builder, peering, aws),
+                CloudPeering::Aws(aws) => aws::plan_present(&mut builder, peering, aws),
+                CloudPeering::Gcp(gcp) if peering.absent => gcp::plan_absent(&mut builder, peering, gcp),
+                CloudPeering::Gcp(gcp) => gcp::plan_present(&mut builder, peering, gcp),
+            }
+        }
+        builder
+    };
+    if pieces <= 1 {
+        return plan_piece(empty, peerings);
+    }
+    let (spec, state, aws) = (empty.spec, empty.state, empty.aws);
+    std::thread::scope(|threads| {
+        let planning: Vec<_> = peerings
+            .chunks(peerings.len().div_ceil(pieces))
+            .map(|piece| threads.spawn(move || plan_piece(Builder::new(spec, state, aws), piece)))
+            .collect();
+        planning.into_iter().fold(empty, |mut whole, piece| {
+            whole.append(piece.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+            whole
+        })
+    })
+}
+
 /// Accumulates the plan as each peering is considered.
 pub(crate) struct Builder<'a> {
     pub spec: &'a Spec,
@@ -129,6 +158,22 @@ impl<'a> Builder<'a> {
     pub fn step(&mut self, peering: &str, action: Action, reason: impl Into<String>, depends_on: Vec<usize>) -> usize {
         self.steps.push(Step { peering: peering.to_string(), action, reason: reason.into(), depends_on });
         self.steps.len() - 1
+    }
+
+    /// Adds what `later` planned after what this one did, its steps renumbered.
+    fn append(&mut self, later: Builder<'a>) {
+        let offset = self.steps.len();
+        for mut step in later.steps {
+            step.depends_on.iter_mut().for_each(|index| *index += offset);
+            if let Some(crate::plan::ConnectionRef::CreatedByStep(index)) = step.action.connection_mut() {
+                *index += offset;
+            }
+            self.steps.push(step);
+        }
+        self.conflicts.extend(later.conflicts);
+        self.peerings.extend(later.peerings);
+        self.diags.append(later.diags);
+        self.claimed_routes.extend(later.claimed_routes);
     }
 
     pub fn conflict(&mut self, peering: &str, message: impl Into<String>) {
