@@ -158,3 +158,16 @@ fn refuses_syntax_errors_and_missing_basics() {
       hint: a peering joins two networks of one cloud; AWS-to-GCP needs a VPN or Interconnect, not peering
     ");
 }
+
+#[test]
+fn reports_every_key_written_twice_where_it_is_repeated() {
+    let text = GOOD
+        .replace("owner: byoc-prod\n", "owner: byoc-prod\nowner: other\n")
+        .replace("      dns_resolution: true\n", "      dns_resolution: true\n      dns_resolution: false\n");
+    insta::assert_snapshot!(errors(&text), @"
+    spec.yaml:3:1: `owner` is written twice in the same mapping
+      hint: keep only one of them
+    spec.yaml:23:7: `dns_resolution` is written twice in the same mapping
+      hint: keep only one of them
+    ");
+}

@@ -163,12 +163,17 @@ impl<'a> Builder<'a> {
     /// Adds what `later` planned after what this one did, its steps renumbered.
     fn append(&mut self, later: Builder<'a>) {
         let offset = self.steps.len();
-        for mut step in later.steps {
+        let mut steps = later.steps;
+        for step in &mut steps {
             step.depends_on.iter_mut().for_each(|index| *index += offset);
             if let Some(crate::plan::ConnectionRef::CreatedByStep(index)) = step.action.connection_mut() {
                 *index += offset;
             }
-            self.steps.push(step);
+        }
+        if self.steps.is_empty() {
+            self.steps = steps; // the first piece's steps are not moved
+        } else {
+            self.steps.append(&mut steps);
         }
         self.conflicts.extend(later.conflicts);
         self.peerings.extend(later.peerings);
