@@ -215,7 +215,7 @@ mod tests {
             basis: String::new(),
             steps: vec![Step {
                 peering: "a".into(),
-                action: Action::GcpDeleteFirewall { project: "proj-123".into(), name: "peerctl-team--a-c".into() },
+                action: Box::new(Action::GcpDeleteFirewall { project: "proj-123".into(), name: "peerctl-team--a-c".into() }),
                 reason: "the spec no longer asks for this rule".into(),
                 depends_on: vec![],
             }],

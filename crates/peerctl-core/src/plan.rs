@@ -67,7 +67,7 @@ pub struct Summary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Step {
     pub peering: String,
-    pub action: Action,
+    pub action: Box<Action>,
     /// Why, for people only; the executor never reads it.
     pub reason: String,
     /// Indexes of earlier steps that must succeed first.

@@ -128,7 +128,7 @@ fn updates_flags_changed_by_hand_on_either_side() {
     state.gcp[1].networks[0].peerings[0].flags.import_custom_routes = true;
     let plan = plan_of(SPEC, &state);
     insta::assert_snapshot!(show(&plan), @"0 ~ network peering team--byoc-gcp on projects/other-project/global/networks/cloud-test-1: flags now import_subnet_routes_with_public_ip");
-    let Action::GcpUpdatePeering { flags, .. } = &plan.steps[0].action else { panic!("{}", show(&plan)) };
+    let Action::GcpUpdatePeering { flags, .. } = &*plan.steps[0].action else { panic!("{}", show(&plan)) };
     assert_eq!(*flags, default_flags().mirrored());
 }
 
@@ -139,7 +139,7 @@ fn mirrors_custom_route_flags_on_the_peer_side() {
     let flags: Vec<(String, GcpRouteFlags)> = plan
         .steps
         .iter()
-        .filter_map(|s| match &s.action {
+        .filter_map(|s| match &*s.action {
             Action::GcpAddPeering { network, flags, .. } => Some((network.name.clone(), *flags)),
             _ => None,
         })

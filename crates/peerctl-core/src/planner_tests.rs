@@ -246,14 +246,14 @@ fn creates_tagged_connection_accepts_it_and_adds_routes_and_rules_both_ways() {
     7 + ingress rule sg-bbbbbbbb tcp all ports from 10.0.0.0/16
     8 + ingress rule sg-bbbbbbbb tcp all ports from 10.10.0.0/16
     ");
-    let Action::AwsCreateConnection { requester, accepter, tags } = &plan.steps[0].action else {
+    let Action::AwsCreateConnection { requester, accepter, tags } = &*plan.steps[0].action else {
         panic!("first step creates the connection")
     };
     assert_eq!(tags, &owned(NAME));
     assert_eq!(requester, &AwsEnd { scope: scope("us-east-1"), vpc: "vpc-aaaaaaaa".into(), account: ACCOUNT.into() });
     assert_eq!(accepter.vpc, "vpc-bbbbbbbb");
     assert_eq!(
-        plan.steps[1].action,
+        *plan.steps[1].action,
         Action::AwsAcceptConnection { scope: scope("us-east-1"), connection: ConnectionRef::CreatedByStep(0) }
     );
     assert_eq!(plan.steps[1].depends_on, vec![0]);
@@ -263,7 +263,7 @@ fn creates_tagged_connection_accepts_it_and_adds_routes_and_rules_both_ways() {
 fn routes_wait_for_acceptance_and_rules_wait_for_nothing() {
     let plan = plan_of(&basic(""), &fresh());
     for step in &plan.steps {
-        match &step.action {
+        match &*step.action {
             Action::AwsCreateRoute { connection, .. } => {
                 assert_eq!(connection, &ConnectionRef::CreatedByStep(0));
                 assert_eq!(step.depends_on, vec![1]);
@@ -307,7 +307,7 @@ fn plans_each_object_once_when_the_spec_names_it_by_id_and_by_name() {
 #[test]
 fn opens_no_security_group_unless_one_is_selected() {
     let plan = plan_of(&spec(&peering(NAME, "{vpc: vpc-aaaaaaaa}", "{vpc: vpc-bbbbbbbb, route_tables: all}", "")), &fresh());
-    assert!(plan.steps.iter().all(|s| !matches!(s.action, Action::AwsAuthorizeIngress { .. })), "{}", show(&plan));
+    assert!(plan.steps.iter().all(|s| !matches!(*s.action, Action::AwsAuthorizeIngress { .. })), "{}", show(&plan));
     assert_eq!(plan.steps.len(), 6, "{}", show(&plan));
 }
 
@@ -316,7 +316,7 @@ fn allows_every_rule_from_every_peer_cidr() {
     let allow = "      allow: [{protocol: udp, ports: 8000-9000}, {protocol: tcp, ports: 443}, {protocol: icmp}, {protocol: all}]\n";
     let plan = plan_of(&basic(allow), &fresh());
     let rules: Vec<String> =
-        plan.steps.iter().filter(|s| matches!(s.action, Action::AwsAuthorizeIngress { .. })).map(|s| render::describe(&s.action)).collect();
+        plan.steps.iter().filter(|s| matches!(*s.action, Action::AwsAuthorizeIngress { .. })).map(|s| render::describe(&s.action)).collect();
     insta::assert_snapshot!(rules.join("\n"), @"
     ingress rule sg-aaaaaaaa udp ports 8000-9000 from 10.1.0.0/16
     ingress rule sg-aaaaaaaa tcp port 443 from 10.1.0.0/16
@@ -336,16 +336,16 @@ fn allows_every_rule_from_every_peer_cidr() {
 #[test]
 fn sets_dns_resolution_on_both_sides_only_when_asked() {
     let plan = plan_of(&basic("      dns_resolution: true\n"), &fresh());
-    let dns: Vec<_> = plan.steps.iter().filter(|s| matches!(s.action, Action::AwsSetDnsResolution { .. })).collect();
+    let dns: Vec<_> = plan.steps.iter().filter(|s| matches!(*s.action, Action::AwsSetDnsResolution { .. })).collect();
     assert_eq!(dns.len(), 2, "{}", show(&plan));
     for (step, side) in dns.iter().zip([ConnectionSide::Requester, ConnectionSide::Accepter]) {
         let expected =
             Action::AwsSetDnsResolution { scope: scope("us-east-1"), connection: ConnectionRef::CreatedByStep(0), side, allow: true };
-        assert_eq!(step.action, expected);
+        assert_eq!(*step.action, expected);
         assert_eq!(step.depends_on, vec![1]);
     }
     let plan = plan_of(&basic("      dns_resolution: false\n"), &fresh());
-    assert!(plan.steps.iter().all(|s| !matches!(s.action, Action::AwsSetDnsResolution { .. })));
+    assert!(plan.steps.iter().all(|s| !matches!(*s.action, Action::AwsSetDnsResolution { .. })));
 }
 
 #[test]
@@ -451,7 +451,7 @@ fn creates_a_new_connection_when_the_owned_one_is_gone() {
         let mut state = fresh();
         state.region("us-east-1").connections.push(connection("pcx-0000dead", status, owned(NAME)));
         let plan = plan_of(&basic("      allow: []\n"), &state);
-        assert!(matches!(plan.steps[0].action, Action::AwsCreateConnection { .. }), "{status}: {}", show(&plan));
+        assert!(matches!(*plan.steps[0].action, Action::AwsCreateConnection { .. }), "{status}: {}", show(&plan));
         assert_eq!(plan.steps.len(), 6, "{status}: {}", show(&plan));
         assert_eq!(plan.peerings[0].connection, None, "{status}");
         assert!(plan.conflicts.is_empty() && plan.unmanaged.is_empty(), "{status}");
@@ -471,7 +471,7 @@ fn replaces_routes_still_pointing_at_the_failed_connection() {
     4 ~ route rtb-bbbbbbb1 10.0.0.0/16 -> pcx-(known after apply) (was pcx-11111111)  (after [1])
     5 ~ route rtb-bbbbbbb1 10.10.0.0/16 -> pcx-(known after apply) (was pcx-11111111)  (after [1])
     ");
-    let replaced = plan.steps.iter().find(|s| matches!(s.action, Action::AwsReplaceRoute { .. })).expect("a replacement");
+    let replaced = plan.steps.iter().find(|s| matches!(*s.action, Action::AwsReplaceRoute { .. })).expect("a replacement");
     assert_eq!(replaced.depends_on, vec![1]);
 }
 
@@ -481,7 +481,7 @@ fn ignores_a_dead_foreign_connection_between_the_same_vpcs() {
     state.region("us-east-1").connections.push(connection("pcx-0000dead", "rejected", foreign()));
     let plan = plan_of(&basic(""), &state);
     assert!(plan.conflicts.is_empty());
-    assert!(matches!(plan.steps[0].action, Action::AwsCreateConnection { .. }));
+    assert!(matches!(*plan.steps[0].action, Action::AwsCreateConnection { .. }));
 }
 
 // Foreign objects in the way.
@@ -623,7 +623,7 @@ fn absent_peering_removes_routes_and_rules_before_the_connection() {
     7 - peering connection pcx-11111111 in us-east-1  (after [0, 1, 2, 3, 4, 5, 6])
     ");
     let last = plan.steps.last().expect("steps");
-    assert_eq!(last.action, Action::AwsDeleteConnection { scope: scope("us-east-1"), connection: PCX.into() });
+    assert_eq!(*last.action, Action::AwsDeleteConnection { scope: scope("us-east-1"), connection: PCX.into() });
     assert_eq!(last.depends_on, (0..plan.steps.len() - 1).collect::<Vec<_>>());
 }
 
@@ -653,7 +653,7 @@ fn absent_peering_cleans_up_after_a_dead_connection_without_deleting_it() {
     state.connection(PCX).status = ConnectionStatus::Deleted;
     let plan = plan_of(&absent_spec(), &state);
     assert_eq!(plan.steps.len(), 7, "{}", show(&plan));
-    assert!(plan.steps.iter().all(|s| !matches!(s.action, Action::AwsDeleteConnection { .. })));
+    assert!(plan.steps.iter().all(|s| !matches!(*s.action, Action::AwsDeleteConnection { .. })));
 }
 
 #[test]
@@ -661,7 +661,7 @@ fn absent_peering_needs_neither_vpc_to_be_found() {
     let mut state = converged();
     state.region("us-east-1").vpcs.clear();
     let plan = plan_of(&absent_spec(), &state);
-    assert!(matches!(plan.steps.last().map(|s| &s.action), Some(Action::AwsDeleteConnection { .. })), "{}", show(&plan));
+    assert!(matches!(plan.steps.last().map(|s| &*s.action), Some(Action::AwsDeleteConnection { .. })), "{}", show(&plan));
 }
 
 // Specs that cannot be planned.
@@ -839,7 +839,7 @@ fn acts_on_each_side_of_a_cross_account_peering_with_that_sides_scope() {
     7 + ingress rule sg-cccccccc tcp all ports from 10.0.0.0/16
     8 + ingress rule sg-cccccccc tcp all ports from 10.10.0.0/16
     ");
-    let Action::AwsCreateConnection { requester, accepter, .. } = &plan.steps[0].action else { panic!("create first") };
+    let Action::AwsCreateConnection { requester, accepter, .. } = &*plan.steps[0].action else { panic!("create first") };
     assert_eq!(requester, &AwsEnd { scope: scope("us-east-1"), vpc: "vpc-aaaaaaaa".into(), account: ACCOUNT.into() });
     assert_eq!(accepter, &AwsEnd { scope: west(), vpc: "vpc-cccccccc".into(), account: "222222222222".into() });
     let scopes: Vec<(String, &str)> = plan
@@ -1173,7 +1173,7 @@ fn adopting_names_the_connection_when_it_has_no_name() {
     let mut state = hand_made();
     state.connection(PCX).tags.clear();
     let plan = plan_of(&basic(ADOPT), &state);
-    let Action::AwsTag { tags, .. } = &plan.steps[0].action else { panic!("{}", show(&plan)) };
+    let Action::AwsTag { tags, .. } = &*plan.steps[0].action else { panic!("{}", show(&plan)) };
     assert_eq!(tags.get("Name").map(String::as_str), Some(NAME));
 }
 
@@ -1399,7 +1399,7 @@ fn an_imported_hand_made_peering_plans_only_its_ownership_tags() {
     let plan = plan_of(&spec, &state);
     assert!(plan.conflicts.is_empty(), "{}", show(&plan));
     assert_eq!(plan.steps.len(), 4, "{}", show(&plan));
-    assert!(plan.steps.iter().all(|s| matches!(s.action, Action::AwsTag { .. })), "{}", show(&plan));
+    assert!(plan.steps.iter().all(|s| matches!(*s.action, Action::AwsTag { .. })), "{}", show(&plan));
 }
 
 #[test]

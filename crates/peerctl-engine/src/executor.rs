@@ -130,7 +130,7 @@ fn start_ready(
     let mut index = 0;
     while index < waiting.len() && running.len() < options.parallelism.max(1) {
         let step = waiting[index];
-        let action = &plan.steps[step].action;
+        let action = &*plan.steps[step].action;
         let ready = plan.steps[step].depends_on.iter().all(|d| report.done.contains(d));
         let blocked = action.locks().iter().any(|l| busy_locks.contains(l))
             || (busy_buckets.contains(&action.budget_key()) && !budgets.has_token(&action.budget_key()));

@@ -178,7 +178,7 @@ pub(crate) fn check(spec: &Spec, state: &State, steps: &[Step], diags: &mut Diag
 fn region_of<'a>(state: &'a State, steps: &'a [Step], vpc: &str) -> Option<&'a str> {
     let read = state.aws.iter().find(|r| r.vpcs.iter().any(|v| v.id == vpc)).map(|r| r.scope.region.as_str());
     read.or_else(|| {
-        steps.iter().find_map(|step| match &step.action {
+        steps.iter().find_map(|step| match &*step.action {
             Action::AwsCreateConnection { requester, accepter, .. } => {
                 [requester, accepter].into_iter().find(|end| end.vpc == vpc).map(|end| end.scope.region.as_str())
             }

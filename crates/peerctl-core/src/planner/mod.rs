@@ -156,7 +156,7 @@ impl<'a> Builder<'a> {
 
     /// Adds a step and returns its index, for later steps to depend on.
     pub fn step(&mut self, peering: &str, action: Action, reason: impl Into<String>, depends_on: Vec<usize>) -> usize {
-        self.steps.push(Step { peering: peering.to_string(), action, reason: reason.into(), depends_on });
+        self.steps.push(Step { peering: peering.to_string(), action: Box::new(action), reason: reason.into(), depends_on });
         self.steps.len() - 1
     }
 
