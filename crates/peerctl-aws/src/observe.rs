@@ -109,9 +109,13 @@ async fn observe_scope(
     // their routes and rules).
     let named = |v: &&Vpc| wanted.ids.contains(&v.id) || v.name.as_ref().is_some_and(|n| wanted.names.contains(n));
     let mut vpc_ids: BTreeSet<String> = vpcs.iter().filter(named).map(|v| v.id.clone()).collect();
+    // An end in this region but of an account whose VPCs these credentials do
+    // not see (the other side of a cross-account peering) has nothing to read here.
+    let accounts: BTreeSet<&str> = vpcs.iter().map(|v| v.owner_id.as_str()).collect();
+    let readable = |owner: &str| accounts.is_empty() || accounts.contains(owner);
     for connection in connections.iter().filter(|c| include(c)) {
         for end in [&connection.requester, &connection.accepter] {
-            if end.region == scope.region {
+            if end.region == scope.region && readable(&end.owner_id) {
                 vpc_ids.insert(end.vpc_id.clone());
             }
         }

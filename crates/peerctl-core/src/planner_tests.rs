@@ -315,8 +315,12 @@ fn opens_no_security_group_unless_one_is_selected() {
 fn allows_every_rule_from_every_peer_cidr() {
     let allow = "      allow: [{protocol: udp, ports: 8000-9000}, {protocol: tcp, ports: 443}, {protocol: icmp}, {protocol: all}]\n";
     let plan = plan_of(&basic(allow), &fresh());
-    let rules: Vec<String> =
-        plan.steps.iter().filter(|s| matches!(*s.action, Action::AwsAuthorizeIngress { .. })).map(|s| render::describe(&s.action)).collect();
+    let rules: Vec<String> = plan
+        .steps
+        .iter()
+        .filter(|s| matches!(*s.action, Action::AwsAuthorizeIngress { .. }))
+        .map(|s| render::describe(&s.action))
+        .collect();
     insta::assert_snapshot!(rules.join("\n"), @"
     ingress rule sg-aaaaaaaa udp ports 8000-9000 from 10.1.0.0/16
     ingress rule sg-aaaaaaaa tcp port 443 from 10.1.0.0/16
