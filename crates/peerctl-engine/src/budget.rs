@@ -17,6 +17,15 @@ pub struct RateBudget {
 impl RateBudget {
     /// EC2's published bucket for resource-intensive and mutating actions.
     pub const EC2_MUTATING: RateBudget = RateBudget { burst: 50.0, per_second: 5.0 };
+
+    /// The burst peerctl uses: the cloud's, less a reserve of 4 % (2 of
+    /// EC2's 50). Calls reach the cloud a little earlier or later than they
+    /// took their token, so a client bucket that mirrors the cloud's exactly
+    /// is sometimes a call ahead of it once both run dry; the reserve absorbs
+    /// that (400 ms of EC2's refill) and costs nothing at the steady rate.
+    fn usable_burst(self) -> f64 {
+        (self.burst - (self.burst * 0.04).floor()).max(1.0)
+    }
 }
 
 struct Bucket {
@@ -59,9 +68,10 @@ impl Budgets {
     fn try_take(&self, key: &str) -> Duration {
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
-        let bucket = buckets.entry(key.to_string()).or_insert(Bucket { tokens: self.budget.burst, last: now });
+        let burst = self.budget.usable_burst();
+        let bucket = buckets.entry(key.to_string()).or_insert(Bucket { tokens: burst, last: now });
         let refill = now.duration_since(bucket.last).as_secs_f64() * self.budget.per_second;
-        bucket.tokens = (bucket.tokens + refill).min(self.budget.burst);
+        bucket.tokens = (bucket.tokens + refill).min(burst);
         bucket.last = now;
         if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;
@@ -85,5 +95,14 @@ mod tests {
         let wait = budgets.try_take("k");
         assert!(wait > Duration::from_millis(400) && wait <= Duration::from_millis(500), "{wait:?}");
         assert_eq!(budgets.try_take("other"), Duration::ZERO, "each key has its own bucket");
+    }
+
+    #[tokio::test]
+    async fn keeps_a_reserve_of_a_large_burst_for_jitter() {
+        let budgets = Budgets::new(RateBudget::EC2_MUTATING);
+        for _ in 0..48 {
+            assert_eq!(budgets.try_take("k"), Duration::ZERO);
+        }
+        assert!(budgets.try_take("k") > Duration::ZERO, "2 of EC2's 50 are kept back");
     }
 }

@@ -12,6 +12,7 @@ use crate::plan::{Action, GcpFirewallSpec, PeeringStatus, Unmanaged};
 use crate::spec::{GcpNetwork, GcpPeering, Peering, Spec, overlaps};
 use crate::state::{GcpFirewall, GcpNetworkState, GcpRouteFlags, State};
 use ipnet::IpNet;
+use rustc_hash::FxHashMap;
 use std::collections::BTreeSet;
 
 /// The name of a peering's entry on both networks.
@@ -50,20 +51,62 @@ fn flags_of(gcp: &GcpPeering) -> GcpRouteFlags {
     }
 }
 
-/// Every subnet range of `network`, sorted.
-fn ranges(state: &State, network: &GcpNetwork) -> Vec<IpNet> {
-    let subnets = state.gcp_project(&network.project).map(|p| p.subnetworks.as_slice()).unwrap_or_default();
-    let mut ranges: Vec<IpNet> = subnets.iter().filter(|s| &s.network == network).flat_map(|s| s.ranges.iter().copied()).collect();
-    ranges.sort();
-    ranges.dedup();
-    ranges
+/// Indexes over the observed GCP state, built once per plan.
+pub(crate) struct Lookup<'a> {
+    /// Networks by (project, name).
+    networks: FxHashMap<(&'a str, &'a str), &'a GcpNetworkState>,
+    /// Every subnet range of each network, by (project, name): sorted, once each.
+    ranges: FxHashMap<(&'a str, &'a str), Vec<IpNet>>,
+    /// Firewall rules by (project, name).
+    firewalls: FxHashMap<(&'a str, &'a str), &'a GcpFirewall>,
+    /// The plan's owner's firewall rules by peering, with their projects, in state order.
+    owned_firewalls: FxHashMap<&'a str, Vec<(&'a str, &'a GcpFirewall)>>,
 }
 
-pub(crate) fn plan_present(b: &mut Builder, peering: &Peering, gcp: &GcpPeering) {
-    let state = b.state;
+impl<'a> Lookup<'a> {
+    pub(crate) fn new(state: &'a State, owner: &str) -> Self {
+        let mut lookup = Lookup {
+            networks: FxHashMap::default(),
+            ranges: FxHashMap::default(),
+            firewalls: FxHashMap::default(),
+            owned_firewalls: FxHashMap::default(),
+        };
+        for project in &state.gcp {
+            let id = project.project.as_str();
+            for network in &project.networks {
+                lookup.networks.entry((id, &network.name)).or_insert(network);
+            }
+            for subnet in project.subnetworks.iter().filter(|s| s.network.project == id) {
+                lookup.ranges.entry((id, &subnet.network.name)).or_default().extend(subnet.ranges.iter().copied());
+            }
+            for firewall in &project.firewalls {
+                lookup.firewalls.entry((id, &firewall.name)).or_insert(firewall);
+                if let Some((_, peering)) = described_owner(&firewall.description).filter(|(o, _)| *o == owner) {
+                    lookup.owned_firewalls.entry(peering).or_default().push((id, firewall));
+                }
+            }
+        }
+        for ranges in lookup.ranges.values_mut() {
+            ranges.sort();
+            ranges.dedup();
+        }
+        lookup
+    }
+
+    fn network(&self, network: &'a GcpNetwork) -> Option<&'a GcpNetworkState> {
+        self.networks.get(&(network.project.as_str(), network.name.as_str())).copied()
+    }
+
+    /// Every subnet range of `network`, sorted.
+    fn ranges(&self, network: &'a GcpNetwork) -> &[IpNet] {
+        self.ranges.get(&(network.project.as_str(), network.name.as_str())).map_or(&[], Vec::as_slice)
+    }
+}
+
+pub(crate) fn plan_present<'a>(b: &mut Builder<'a>, peering: &'a Peering, gcp: &'a GcpPeering) {
     let (owner, name) = (b.spec.owner.clone(), peering.name.clone());
-    let found = |network: &GcpNetwork, b: &mut Builder| {
-        let found = state.gcp_network(network);
+    let found = |network: &'a GcpNetwork, b: &mut Builder<'a>| -> Option<&'a GcpNetworkState> {
+        let found = b.gcp.network(network);
         if found.is_none() {
             b.diags.error_with_hint(
                 peering.loc,
@@ -86,7 +129,7 @@ pub(crate) fn plan_present(b: &mut Builder, peering: &Peering, gcp: &GcpPeering)
         b.peerings.push(status(peering, None, None));
         return;
     }
-    let (net_ranges, peer_ranges) = (ranges(state, &gcp.network), ranges(state, &gcp.peer_network));
+    let (net_ranges, peer_ranges) = (b.gcp.ranges(&gcp.network).to_vec(), b.gcp.ranges(&gcp.peer_network).to_vec());
     let overlap = net_ranges.iter().flat_map(|a| peer_ranges.iter().map(move |c| (a, c))).find(|(a, c)| overlaps(a, c));
     if let Some((a, c)) = overlap {
         b.diags.error_with_hint(
@@ -161,8 +204,7 @@ fn plan_entry(
 }
 
 fn plan_firewall(b: &mut Builder, peering: &str, spec: GcpFirewallSpec) {
-    let project = b.state.gcp_project(&spec.network.project);
-    let existing = project.and_then(|p| p.firewalls.iter().find(|f| f.name == spec.name));
+    let existing = b.gcp.firewalls.get(&(spec.network.project.as_str(), spec.name.as_str())).copied();
     match existing {
         None => {
             b.step(peering, Action::GcpInsertFirewall { firewall: spec }, "no firewall rule lets the peer in", vec![]);
@@ -198,25 +240,24 @@ fn same_firewall(current: &GcpFirewall, wanted: &GcpFirewallSpec) -> bool {
 
 /// Removes this peering's firewalls that are not (or no longer) wanted.
 fn delete_owned_firewalls(b: &mut Builder, peering: &str, projects: &[&str], wanted: &BTreeSet<(String, String)>, reason: &str) {
-    let owner = b.spec.owner.clone();
+    let owned = b.gcp.owned_firewalls.get(peering).map_or(&[][..], Vec::as_slice);
     let mut seen = BTreeSet::new();
     for project in projects {
-        let Some(state) = b.state.gcp_project(project) else { continue };
-        for firewall in &state.firewalls {
-            let key = (state.project.clone(), firewall.name.clone());
-            if described_owner(&firewall.description) != Some((owner.as_str(), peering)) || wanted.contains(&key) || !seen.insert(key) {
+        for &(_, firewall) in owned.iter().filter(|(p, _)| p == project) {
+            let key = (project.to_string(), firewall.name.clone());
+            if wanted.contains(&key) || !seen.insert(key) {
                 continue;
             }
-            let action = Action::GcpDeleteFirewall { project: state.project.clone(), name: firewall.name.clone() };
+            let action = Action::GcpDeleteFirewall { project: project.to_string(), name: firewall.name.clone() };
             b.step(peering, action, reason, vec![]);
         }
     }
 }
 
-pub(crate) fn plan_absent(b: &mut Builder, peering: &Peering, gcp: &GcpPeering) {
+pub(crate) fn plan_absent<'a>(b: &mut Builder<'a>, peering: &'a Peering, gcp: &'a GcpPeering) {
     let (net_entry, peer_entry) = entry_names(&b.spec.owner, peering, gcp);
     for (network, entry) in [(&gcp.network, net_entry), (&gcp.peer_network, peer_entry)] {
-        let Some(state) = b.state.gcp_network(network) else { continue };
+        let Some(state) = b.gcp.network(network) else { continue };
         if let Some(current) = state.peerings.iter().find(|p| p.name == entry) {
             let action = Action::GcpRemovePeering { network: network.clone(), peer: current.peer.clone(), name: entry.clone() };
             b.step(&peering.name, action, "the peering is absent", vec![]);

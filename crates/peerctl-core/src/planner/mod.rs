@@ -48,8 +48,9 @@ pub fn plan_with(spec: &Spec, state: &State, options: &Options) -> Result<Plan, 
 pub(crate) fn plan_steps(spec: &Spec, state: &State, options: &Options, pieces: usize) -> Result<Plan, Diagnostics> {
     let targeted = |name: &str| options.targets.is_empty() || options.targets.iter().any(|t| t == name);
     let lookup = aws::Lookup::new(state, &spec.owner);
+    let gcp_lookup = gcp::Lookup::new(state, &spec.owner);
     let peerings: Vec<&Peering> = spec.peerings.iter().filter(|p| targeted(&p.name)).collect();
-    let mut builder = plan_in_pieces(Builder::new(spec, state, &lookup), &peerings, pieces);
+    let mut builder = plan_in_pieces(Builder::new(spec, state, &lookup, &gcp_lookup), &peerings, pieces);
     aws::check_route_collisions(&mut builder);
     let mut aws_unmanaged = aws::unmanaged(spec, &lookup);
     let mut gcp_unmanaged = gcp::unmanaged(spec, state);
@@ -113,11 +114,11 @@ fn plan_in_pieces<'a>(empty: Builder<'a>, peerings: &[&'a Peering], pieces: usiz
     if pieces <= 1 {
         return plan_piece(empty, peerings);
     }
-    let (spec, state, aws) = (empty.spec, empty.state, empty.aws);
+    let (spec, state, aws, gcp) = (empty.spec, empty.state, empty.aws, empty.gcp);
     std::thread::scope(|threads| {
         let planning: Vec<_> = peerings
             .chunks(peerings.len().div_ceil(pieces))
-            .map(|piece| threads.spawn(move || plan_piece(Builder::new(spec, state, aws), piece)))
+            .map(|piece| threads.spawn(move || plan_piece(Builder::new(spec, state, aws, gcp), piece)))
             .collect();
         planning.into_iter().fold(empty, |mut whole, piece| {
             whole.append(piece.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
@@ -130,8 +131,9 @@ fn plan_in_pieces<'a>(empty: Builder<'a>, peerings: &[&'a Peering], pieces: usiz
 pub(crate) struct Builder<'a> {
     pub spec: &'a Spec,
     pub state: &'a State,
-    /// Indexes over `state.aws`, built once.
+    /// Indexes over `state.aws` and `state.gcp`, built once.
     pub aws: &'a aws::Lookup<'a>,
+    pub gcp: &'a gcp::Lookup<'a>,
     pub steps: Vec<Step>,
     pub conflicts: Vec<Conflict>,
     pub peerings: Vec<PeeringStatus>,
@@ -141,11 +143,12 @@ pub(crate) struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
-    fn new(spec: &'a Spec, state: &'a State, aws: &'a aws::Lookup<'a>) -> Self {
+    fn new(spec: &'a Spec, state: &'a State, aws: &'a aws::Lookup<'a>, gcp: &'a gcp::Lookup<'a>) -> Self {
         Self {
             spec,
             state,
             aws,
+            gcp,
             steps: Vec::new(),
             conflicts: Vec::new(),
             peerings: Vec::new(),
