@@ -94,12 +94,39 @@ fn read_lines(stream: impl std::io::Read + Send + 'static, start: Instant) -> st
     })
 }
 
+/// `--measured-child FILE PROGRAM ARGS…`: runs PROGRAM with this process's
+/// standard streams, writes its peak RSS (KiB) and CPU time (s) to FILE, and
+/// exits with its code. Started fresh by `measure`, this process is small,
+/// so what the kernel reports for PROGRAM is PROGRAM's own.
+fn measured_child(args: &[String]) -> ! {
+    let [file, program, rest @ ..] = args else { std::process::exit(2) };
+    #[allow(clippy::zombie_processes)] // reaped by wait4 below
+    let child = Command::new(program).args(rest).spawn().unwrap_or_else(|e| {
+        eprintln!("{program}: {e}");
+        std::process::exit(2)
+    });
+    let pid = i32::try_from(child.id()).expect("pid");
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is valid; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: pid is our child, not yet waited for; the pointers are to live locals.
+    unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let time = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let _ = std::fs::write(file, format!("{} {}", usage.ru_maxrss, time(usage.ru_utime) + time(usage.ru_stime)));
+    std::process::exit(if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { 1 })
+}
+
 /// Runs peerctl like a user and measures it: wall time, peak RSS and CPU
-/// time (the kernel's accounting of the child, via wait4), the server's CPU
+/// time (the kernel's accounting of peerctl, via `measured_child`), the server's CPU
 /// time meanwhile, the `-v` call counts, and every output line with the
 /// time it appeared.
 fn measure(env: &[(&'static str, String)], dir: &Path, args: &[&str], server: Option<u32>) -> Measure {
-    let mut command = Command::new(peerctl_bin());
+    // Through a fresh copy of this program (`--measured-child`), which runs
+    // peerctl and reports its usage: Linux counts a parent's peak memory into
+    // a child's, and this bench grows large while it builds worlds.
+    let usage_file = dir.join(format!("usage-{}", std::process::id()));
+    let mut command = Command::new(std::env::current_exe().expect("peerctl-bench"));
+    command.arg("--measured-child").arg(&usage_file).arg(peerctl_bin());
     command.args(args).current_dir(dir).env("NO_COLOR", "1").env_remove("RUST_LOG").stdin(Stdio::null());
     command.stdout(Stdio::piped()).stderr(Stdio::piped());
     for (key, value) in env {
@@ -107,17 +134,15 @@ fn measure(env: &[(&'static str, String)], dir: &Path, args: &[&str], server: Op
     }
     let server_before = server.and_then(process_cpu_seconds);
     let start = Instant::now();
-    // Reaped below by wait4, which also reports the child's peak memory and CPU time.
+    // Reaped below by wait4.
     #[allow(clippy::zombie_processes)]
     let mut child = command.spawn().expect("peerctl");
     let out = read_lines(child.stdout.take().expect("stdout"), start);
     let err = read_lines(child.stderr.take().expect("stderr"), start);
     let pid = i32::try_from(child.id()).expect("pid");
     let mut status = 0;
-    // SAFETY: an all-zero rusage is valid; wait4 fills it for our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: pid is our child, not yet waited for; the pointers are to live locals.
-    unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    // SAFETY: pid is our child, not yet waited for; the status pointer is to a live local.
+    unsafe { libc::wait4(pid, &mut status, 0, std::ptr::null_mut()) };
     let seconds = start.elapsed().as_secs_f64();
     let server_cpu_seconds = match (server_before, server.and_then(process_cpu_seconds)) {
         (Some(before), Some(after)) => Some(after - before),
@@ -125,7 +150,11 @@ fn measure(env: &[(&'static str, String)], dir: &Path, args: &[&str], server: Op
     };
     let stdout = out.join().unwrap_or_default();
     let stderr = err.join().unwrap_or_default();
-    let time = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    // "max_rss_kib cpu_seconds", written by `measured_child`.
+    let child_usage: Vec<f64> =
+        std::fs::read_to_string(&usage_file).unwrap_or_default().split_whitespace().filter_map(|n| n.parse().ok()).collect();
+    let _ = std::fs::remove_file(&usage_file);
+    let (max_rss_kib, cpu_seconds) = (child_usage.first().copied().unwrap_or(f64::NAN), child_usage.get(1).copied().unwrap_or(f64::NAN));
     let (mut reads, mut ops, mut calls) = (0, BTreeMap::new(), Vec::new());
     for (_, line) in &stderr {
         // "aws api calls: 36 (36 reads, 0 writes): DescribeVpcs=6 …"
@@ -151,8 +180,8 @@ fn measure(env: &[(&'static str, String)], dir: &Path, args: &[&str], server: Op
     }
     Measure {
         seconds,
-        max_rss_mib: usage.ru_maxrss as f64 / 1024.0,
-        cpu_seconds: time(usage.ru_utime) + time(usage.ru_stime),
+        max_rss_mib: max_rss_kib / 1024.0,
+        cpu_seconds,
         server_cpu_seconds,
         calls: calls.join("; "),
         reads,
@@ -1393,12 +1422,7 @@ mod plot {
         canvas.line((left, top), (left, top + height), INK, 1.5);
         canvas.line((left, top + height), (left + width, top + height), INK, 1.5);
         canvas.text("peerings", (left + width / 2.0, top + height + 38.0), 14.0, 0.5, INK);
-        canvas.vertical_text(
-            if unit == "s" { "wall time" } else { "read calls per plan" },
-            (origin.0 + 14.0, top + height / 2.0),
-            14.0,
-            INK,
-        );
+        canvas.vertical_text(if unit == "s" { "time" } else { "read calls per plan" }, (origin.0 + 14.0, top + height / 2.0), 14.0, INK);
         if unit == "s" {
             // A dashed line ∝ n through the first point of the first series: linear growth, for reference.
             if let Some(&(n0, t0)) = series.values().next().and_then(|p| p.first()) {
@@ -1455,6 +1479,9 @@ async fn main() -> Result<()> {
     {
         bench_planner::child(sizes);
         return Ok(());
+    }
+    if args.first().is_some_and(|a| a == "--measured-child") {
+        measured_child(&args[1..]);
     }
     let flag = |name: &str| args.iter().any(|a| a == name);
     let dir = std::env::temp_dir().join(format!("peerctl-bench-{}", std::process::id()));
