@@ -34,13 +34,17 @@ pub(crate) mod keys {
 /// Reads a spec from `text`; `file` is only used to name locations.
 pub fn load(file: &str, text: &str) -> Result<Spec, Diagnostics> {
     let mut diags = Diagnostics::new(file);
-    let spec = yaml::parse(text, &mut diags).and_then(|root| decode_spec(file, &root, &mut diags));
+    let root = yaml::parse(text, &mut diags);
+    let spec = root.as_ref().and_then(|root| decode_spec(file, root, &mut diags));
     match spec {
-        Some(mut spec) => {
+        // The tree of a large spec takes a while to free: that happens on
+        // another thread while the spec is digested and checked.
+        Some(mut spec) => std::thread::scope(|threads| {
+            threads.spawn(move || drop(root));
             spec.digest = crate::state::sha256_hex(text.as_bytes());
             check_spec(&spec, &mut diags);
             diags.into_result(spec)
-        }
+        }),
         None => diags.into_result(Spec {
             file: file.into(),
             digest: String::new(),
