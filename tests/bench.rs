@@ -54,6 +54,21 @@ const BUILD_CONCURRENCY: usize = 12;
 
 // ====================================================================== measuring
 
+/// A converged world of `n` peerings, built for a plan's measurement.
+#[derive(Clone, Copy)]
+struct World {
+    cloud: &'static str,
+    /// What serves the cloud's API: `moto` or `simulator`.
+    server: &'static str,
+    n: usize,
+    /// VPCs or networks.
+    objects: usize,
+    /// Seconds to build it.
+    built: f64,
+    /// What a per-resource reader reads per peering.
+    reads_per_peering: u64,
+}
+
 /// One command's cost.
 struct Measure {
     seconds: f64,
@@ -818,6 +833,45 @@ impl Bench {
         Ok(())
     }
 
+    /// `plan` of a converged world: its row in `section`, its time and reads
+    /// in the plot's series, and the per-resource reader's count (and how
+    /// many times peerctl's that is) for the same world.
+    fn plan_converged(
+        &mut self,
+        world: &World,
+        env: &[(&'static str, String)],
+        file: &str,
+        server: Option<u32>,
+        section: &mut String,
+    ) -> (Measure, u64, f64) {
+        let World { cloud, server: name, n, objects, built, reads_per_peering } = *world;
+        // Exit 0 with --detailed-exitcode: nothing to do, the world is converged.
+        let m = measure(env, &self.dir, &["plan", "-v", "--detailed-exitcode", file], server);
+        if m.code != 0 {
+            let text = m.stdout_text();
+            eprintln!("the {cloud} world of {n} is not converged (exit {}):\n{}", m.code, &text[..text.len().min(3000)]);
+        }
+        let per_resource = reads_per_peering * n as u64;
+        let ratio = per_resource as f64 / m.reads.max(1) as f64;
+        let _ = writeln!(
+            section,
+            "| {n} | {objects} | {} s | {:.2} s | {:.2} s | {:.2} s | {:.1} MiB | {} | {per_resource} | {ratio:.0}× | {} |",
+            if built < 10.0 { format!("{built:.2}") } else { format!("{built:.0}") },
+            m.seconds,
+            m.cpu_seconds,
+            m.server_cpu_seconds.unwrap_or(f64::NAN),
+            m.max_rss_mib,
+            m.reads,
+            m.code
+        );
+        let point = |v: f64| (n as f64, v);
+        self.report.times.entry(format!("{cloud} plan ({name})")).or_default().push(point(m.seconds));
+        self.report.times.entry(format!("{cloud} plan: peerctl's CPU")).or_default().push(point(m.cpu_seconds));
+        self.report.calls.entry(format!("{cloud} plan: peerctl")).or_default().push(point(m.reads as f64));
+        self.report.calls.entry(format!("{cloud}: per-resource reader")).or_default().push(point(per_resource as f64));
+        (m, per_resource, ratio)
+    }
+
     /// Converged AWS worlds of 10, 100 and 1,000 peerings: plan's reads and time.
     async fn aws_scale(&mut self) -> Result<()> {
         let sizes: &[usize] = if self.quick { &[10, 100] } else { &[10, 100, 1000] };
@@ -836,30 +890,8 @@ impl Bench {
             let file = format!("aws-converged-{n}.yaml");
             self.write(&file, &aws_spec(&peerings))?;
             progress(self.started, &format!("AWS: world of {n} built in {built:.0} s; planning"));
-            let env = moto.env();
-            // Exit 0 with --detailed-exitcode: nothing to do, the world is converged.
-            let m = measure(&env, &self.dir, &["plan", "-v", "--detailed-exitcode", &file], Some(moto.pid()));
-            if m.code != 0 {
-                let text = m.stdout_text();
-                eprintln!("the AWS world of {n} is not converged (exit {}):\n{}", m.code, &text[..text.len().min(3000)]);
-            }
-            let per_resource = 7 * n as u64;
-            let ratio = per_resource as f64 / m.reads.max(1) as f64;
-            let _ = writeln!(
-                section,
-                "| {n} | {} | {built:.0} s | {:.2} s | {:.2} s | {:.2} s | {:.1} MiB | {} | {per_resource} | {ratio:.0}× | {} |",
-                vpcs.len(),
-                m.seconds,
-                m.cpu_seconds,
-                m.server_cpu_seconds.unwrap_or(f64::NAN),
-                m.max_rss_mib,
-                m.reads,
-                m.code
-            );
-            self.report.times.entry("AWS plan (moto)".into()).or_default().push((n as f64, m.seconds));
-            self.report.times.entry("AWS plan: peerctl's CPU".into()).or_default().push((n as f64, m.cpu_seconds));
-            self.report.calls.entry("AWS plan: peerctl".into()).or_default().push((n as f64, m.reads as f64));
-            self.report.calls.entry("AWS: per-resource reader".into()).or_default().push((n as f64, per_resource as f64));
+            let world = World { cloud: "AWS", server: "moto", n, objects: vpcs.len(), built, reads_per_peering: 7 };
+            let (m, per_resource, ratio) = self.plan_converged(&world, &moto.env(), &file, Some(moto.pid()), &mut section);
             if n == 1000 {
                 let by_op: Vec<String> = m.ops.iter().map(|(op, c)| format!("{op} {c}")).collect();
                 // Pages of one kind in one scope, at most: filters take 200 values, so 340 groups are 2 pages.
@@ -907,29 +939,8 @@ impl Bench {
             let built = build.elapsed().as_secs_f64();
             let file = format!("gcp-converged-{n}.yaml");
             self.write(&file, &gcp_spec(&peerings))?;
-            let env = sim.env();
-            let m = measure(&env, &self.dir, &["plan", "-v", "--detailed-exitcode", &file], sim.pid());
-            if m.code != 0 {
-                let text = m.stdout_text();
-                eprintln!("the GCP world of {n} is not converged (exit {}):\n{}", m.code, &text[..text.len().min(3000)]);
-            }
-            let per_resource = 4 * n as u64;
-            let ratio = per_resource as f64 / m.reads.max(1) as f64;
-            let _ = writeln!(
-                section,
-                "| {n} | {} | {built:.2} s | {:.2} s | {:.2} s | {:.2} s | {:.1} MiB | {} | {per_resource} | {ratio:.0}× | {} |",
-                all.len(),
-                m.seconds,
-                m.cpu_seconds,
-                m.server_cpu_seconds.unwrap_or(f64::NAN),
-                m.max_rss_mib,
-                m.reads,
-                m.code
-            );
-            self.report.times.entry("GCP plan (simulator)".into()).or_default().push((n as f64, m.seconds));
-            self.report.times.entry("GCP plan: peerctl's CPU".into()).or_default().push((n as f64, m.cpu_seconds));
-            self.report.calls.entry("GCP plan: peerctl".into()).or_default().push((n as f64, m.reads as f64));
-            self.report.calls.entry("GCP: per-resource reader".into()).or_default().push((n as f64, per_resource as f64));
+            let world = World { cloud: "GCP", server: "simulator", n, objects: all.len(), built, reads_per_peering: 4 };
+            let (m, per_resource, _) = self.plan_converged(&world, &sim.env(), &file, sim.pid(), &mut section);
             if n == 1000 {
                 let by_op: Vec<String> = m.ops.iter().map(|(op, c)| format!("{op} {c}")).collect();
                 self.report.target(
