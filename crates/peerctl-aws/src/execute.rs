@@ -6,18 +6,22 @@ use crate::{AwsProvider, convert};
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, PeeringConnectionOptionsRequest, ResourceType, Tag, TagSpecification};
 use ipnet::IpNet;
 use peerctl_core::plan::{Action, AwsEnd, ConnectionRef, ConnectionSide};
-use peerctl_core::state::{ConnectionStatus, Ownership, Permission, TAG_OWNER, TAG_PEERING, Tags};
+use peerctl_core::state::{
+    ConnectionStatus, Ownership, Permission, TAG_OWNER, TAG_PEERING, Tags, connection_tags, ownership_tags, rule_description,
+};
 use peerctl_engine::{Outcome, ProviderError};
 
 type Result<T> = std::result::Result<T, ProviderError>;
 
-pub(crate) async fn execute(provider: &AwsProvider, action: &Action) -> Result<Outcome> {
+pub(crate) async fn execute(provider: &AwsProvider, action: &Action, owner: &str, peering: &str) -> Result<Outcome> {
     let Some(scope) = action.aws_scope() else {
         return Err(ProviderError::Other(format!("not an AWS action: {action:?}")));
     };
     let client = provider.client(scope).await;
     match action {
-        Action::AwsCreateConnection { requester, accepter, tags } => create_connection(provider, &client, requester, accepter, tags).await,
+        Action::AwsCreateConnection { requester, accepter } => {
+            create_connection(provider, &client, requester, accepter, &connection_tags(owner, peering)).await
+        }
         Action::AwsAcceptConnection { connection, .. } => accept(provider, &client, id(connection)?).await,
         Action::AwsSetDnsResolution { connection, side, allow, .. } => {
             let options = PeeringConnectionOptionsRequest::builder().allow_dns_resolution_from_remote_vpc(*allow).build();
@@ -54,8 +58,8 @@ pub(crate) async fn execute(provider: &AwsProvider, action: &Action) -> Result<O
             );
             done_unless_error(request.send().await.map_err(|e| classify("DeleteRoute", e)))
         }
-        Action::AwsAuthorizeIngress { group, permission, source, description, tags, .. } => {
-            authorize(provider, &client, group, permission, source, description, tags).await
+        Action::AwsAuthorizeIngress { group, permission, source, .. } => {
+            authorize(provider, &client, group, permission, source, (owner, peering)).await
         }
         Action::AwsRevokeIngress { group, permission, source, .. } => {
             provider.count("RevokeSecurityGroupIngress");
@@ -270,15 +274,14 @@ async fn authorize(
     group: &str,
     permission: &Permission,
     source: &IpNet,
-    description: &str,
-    tags: &Tags,
+    (owner, peering): (&str, &str),
 ) -> Result<Outcome> {
     provider.count("AuthorizeSecurityGroupIngress");
     let request = client
         .authorize_security_group_ingress()
         .group_id(group)
-        .ip_permissions(ip_permission(permission, source, Some(description)))
-        .tag_specifications(tag_specification(ResourceType::SecurityGroupRule, tags));
+        .ip_permissions(ip_permission(permission, source, Some(&rule_description(owner, peering))))
+        .tag_specifications(tag_specification(ResourceType::SecurityGroupRule, &ownership_tags(owner, peering)));
     match request.send().await.map_err(|e| classify("AuthorizeSecurityGroupIngress", e)) {
         Ok(_) => Ok(Outcome::Done),
         Err(ProviderError::AlreadyExists(text)) => {
@@ -290,9 +293,8 @@ async fn authorize(
                 .send()
                 .await
                 .map_err(|e| classify("DescribeSecurityGroupRules", e))?;
-            let (owner, peering) = (tags.get(TAG_OWNER).cloned().unwrap_or_default(), tags.get(TAG_PEERING).cloned().unwrap_or_default());
             let ours = output.security_group_rules().iter().filter_map(|r| convert::rule(r).ok()).any(|r| {
-                !r.egress && r.permission == *permission && r.source == Some(*source) && Ownership::of(&r.tags).is(&owner, &peering)
+                !r.egress && r.permission == *permission && r.source == Some(*source) && Ownership::of(&r.tags).is(owner, peering)
             });
             if ours {
                 Ok(Outcome::Done)

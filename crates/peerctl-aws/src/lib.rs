@@ -104,7 +104,7 @@ impl Provider for AwsProvider {
         observe::observe(self, spec).await
     }
 
-    async fn execute(&self, action: &Action) -> Result<Outcome, ProviderError> {
-        execute::execute(self, action).await
+    async fn execute(&self, action: &Action, owner: &str, peering: &str) -> Result<Outcome, ProviderError> {
+        execute::execute(self, action, owner, peering).await
     }
 }

@@ -77,7 +77,7 @@ pub fn report(plan: &Plan) -> Report {
                 ChangeKind::Destroy => Kind::ExtraOwned,
             },
             object: describe(&step.action),
-            detail: step.reason.clone(),
+            detail: step.reason.to_string(),
         })
         .collect();
     drift.extend(plan.conflicts.iter().map(|c| Drift {

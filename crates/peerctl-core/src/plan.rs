@@ -5,6 +5,7 @@ use crate::state::{GcpRouteFlags, Permission, Tags};
 use ipnet::IpNet;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// Bumped only when a saved plan of the old format could be misread.
@@ -69,7 +70,7 @@ pub struct Step {
     pub peering: String,
     pub action: Box<Action>,
     /// Why, for people only; the executor never reads it.
-    pub reason: String,
+    pub reason: Cow<'static, str>,
     /// Indexes of earlier steps that must succeed first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<usize>,
@@ -151,14 +152,16 @@ pub enum ConnectionSide {
     Accepter,
 }
 
-/// Everything the executor needs; nothing is decided at apply time.
+/// Everything the executor needs with the plan's owner and the step's
+/// peering, which mark what it creates (`state::ownership_tags`); nothing is
+/// decided at apply time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Action {
+    /// Tagged `state::connection_tags`.
     AwsCreateConnection {
         requester: AwsEnd,
         accepter: AwsEnd,
-        tags: Tags,
     },
     AwsAcceptConnection {
         scope: AwsScope,
@@ -192,6 +195,7 @@ pub enum Action {
         destination: IpNet,
         target: String,
     },
+    /// Tagged `state::ownership_tags`, described `state::rule_description`.
     AwsAuthorizeIngress {
         scope: AwsScope,
         group: String,
@@ -199,8 +203,6 @@ pub enum Action {
         permission: Permission,
         #[schemars(with = "crate::schema::Cidr")]
         source: IpNet,
-        description: String,
-        tags: Tags,
     },
     AwsRevokeIngress {
         scope: AwsScope,

@@ -7,7 +7,7 @@
 
 use crate::plan::{Action, AwsEnd, ConnectionRef, ConnectionSide, Plan};
 use crate::render::{self, Style};
-use crate::state::{ConnectionStatus, Permission, State, Tags};
+use crate::state::{ConnectionStatus, Permission, State, Tags, connection_tags, rule_description};
 use build::*;
 
 mod build {
@@ -222,7 +222,7 @@ mod build {
         for (index, step) in plan.steps.iter().enumerate() {
             let peering = if several { format!("[{}] ", step.peering) } else { String::new() };
             let after = if step.depends_on.is_empty() { String::new() } else { format!("  (after {:?})", step.depends_on) };
-            lines.push(format!("{index} {peering}{} {}{after}", step.action.kind().symbol(), render::describe(&step.action)));
+            lines.push(format!("{index} {peering}{} {}{after}", step.action.kind().symbol(), render::describe_step(plan, step)));
         }
         lines.extend(plan.conflicts.iter().map(|c| format!("! [{}] {}", c.peering, c.message)));
         lines.extend(plan.unmanaged.iter().map(|u| format!("? {} {} ({})", u.peering, u.connection, u.status)));
@@ -246,10 +246,8 @@ fn creates_tagged_connection_accepts_it_and_adds_routes_and_rules_both_ways() {
     7 + ingress rule sg-bbbbbbbb tcp all ports from 10.0.0.0/16
     8 + ingress rule sg-bbbbbbbb tcp all ports from 10.10.0.0/16
     ");
-    let Action::AwsCreateConnection { requester, accepter, tags } = &*plan.steps[0].action else {
-        panic!("first step creates the connection")
-    };
-    assert_eq!(tags, &owned(NAME));
+    let Action::AwsCreateConnection { requester, accepter } = &*plan.steps[0].action else { panic!("first step creates the connection") };
+    assert_eq!(connection_tags(&plan.owner, &plan.steps[0].peering), owned(NAME), "tagged as this owner's and peering's");
     assert_eq!(requester, &AwsEnd { scope: scope("us-east-1"), vpc: "vpc-aaaaaaaa".into(), account: ACCOUNT.into() });
     assert_eq!(accepter.vpc, "vpc-bbbbbbbb");
     assert_eq!(
@@ -268,9 +266,9 @@ fn routes_wait_for_acceptance_and_rules_wait_for_nothing() {
                 assert_eq!(connection, &ConnectionRef::CreatedByStep(0));
                 assert_eq!(step.depends_on, vec![1]);
             }
-            Action::AwsAuthorizeIngress { tags, description, .. } => {
-                assert_eq!(tags, &owned(NAME).into_iter().filter(|(k, _)| k != "Name").collect::<Tags>());
-                assert_eq!(description, "peerctl:byoc-prod/byoc-to-services");
+            Action::AwsAuthorizeIngress { .. } => {
+                assert_eq!(step.peering, NAME);
+                assert_eq!(rule_description(&plan.owner, &step.peering), "peerctl:byoc-prod/byoc-to-services");
                 assert!(step.depends_on.is_empty());
             }
             _ => {}

@@ -2,7 +2,7 @@
 //! (for a pull-request comment) and JSON.
 
 use crate::plan::{Action, ChangeKind, ConnectionRef, ConnectionSide, GcpFirewallSpec, PeeringStatus, Plan, Step, Summary};
-use crate::state::GcpRouteFlags;
+use crate::state::{GcpRouteFlags, connection_tags};
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -39,7 +39,7 @@ pub fn text(plan: &Plan, style: Style) -> String {
                 crate::plan::ChangeKind::Change => "33",
                 crate::plan::ChangeKind::Destroy => "31",
             };
-            let _ = writeln!(out, "  {} {}", style.paint(code, &symbol), describe(&step.action));
+            let _ = writeln!(out, "  {} {}", style.paint(code, &symbol), describe_step(plan, step));
             if kind != crate::plan::ChangeKind::Add {
                 let _ = writeln!(out, "      {}", style.paint("2", &format!("# {}", step.reason)));
             }
@@ -88,6 +88,18 @@ fn refusal(plan: &Plan) -> Option<String> {
     (count > 0).then(|| format!("{count} conflict(s): apply will refuse until they are resolved."))
 }
 
+/// `describe`, with the tags a new connection will carry.
+pub fn describe_step(plan: &Plan, step: &Step) -> String {
+    let line = describe(&step.action);
+    match *step.action {
+        Action::AwsCreateConnection { .. } => {
+            let tags: Vec<String> = connection_tags(&plan.owner, &step.peering).iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!("{line} [{}]", tags.join(", "))
+        }
+        _ => line,
+    }
+}
+
 /// One line naming the object and the values a reviewer needs.
 pub fn describe(action: &Action) -> String {
     match action {
@@ -97,19 +109,10 @@ pub fn describe(action: &Action) -> String {
         | Action::GcpInsertFirewall { .. }
         | Action::GcpUpdateFirewall { .. }
         | Action::GcpDeleteFirewall { .. } => describe_gcp(action),
-        Action::AwsCreateConnection { requester, accepter, tags } => {
-            let tags: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            format!(
-                "peering connection {} ({}, {}) -> {} ({}, {}) [{}]",
-                requester.vpc,
-                requester.account,
-                requester.scope,
-                accepter.vpc,
-                accepter.account,
-                accepter.scope,
-                tags.join(", ")
-            )
-        }
+        Action::AwsCreateConnection { requester, accepter } => format!(
+            "peering connection {} ({}, {}) -> {} ({}, {})",
+            requester.vpc, requester.account, requester.scope, accepter.vpc, accepter.account, accepter.scope,
+        ),
         Action::AwsAcceptConnection { scope, connection } => {
             format!("accept {} in {scope}", connection_name(connection))
         }
@@ -269,7 +272,7 @@ fn markdown_steps(out: &mut String, plan: &Plan, group: &Group) {
     for step in plan.steps.iter().filter(|s| s.peering == group.name) {
         let kind = step.action.kind();
         let symbol = if kind == ChangeKind::Change { '!' } else { kind.symbol() };
-        let _ = writeln!(body, "{symbol} {}", one_line(&describe(&step.action)));
+        let _ = writeln!(body, "{symbol} {}", one_line(&describe_step(plan, step)));
         if kind != ChangeKind::Add {
             let _ = writeln!(body, "  # {}", one_line(&step.reason));
         }

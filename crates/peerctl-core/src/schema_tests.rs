@@ -674,7 +674,7 @@ fn plan_schema_rejects_broken_plans() {
         ("an unknown protocol", "/steps/6/action/rule/protocol", Some(json!("sctp")), true),
         ("a port out of range", "/steps/6/action/rule/ports", Some(json!({"range": {"from": 0, "to": 70000}})), true),
         ("a scope without region", "/steps/0/action/scope/region", None, true),
-        ("a tag that is not a string", "/steps/9/action/tags/Name", Some(json!(true)), true),
+        ("an account that is not a string", "/steps/9/action/requester/account", Some(json!(111111111111_u64)), true),
         ("options.prune not a boolean", "/options/prune", Some(json!("yes")), true),
         ("a peering status without name", "/peerings/0/name", None, true),
     ];
@@ -736,7 +736,7 @@ fn plan_schema_follows_serde_attributes() {
         .iter()
         .find(|variant| variant["properties"]["type"]["const"] == "aws_create_connection")
         .expect("aws_create_connection");
-    assert_eq!(required(create), set(&["type", "requester", "accepter", "tags"]));
+    assert_eq!(required(create), set(&["type", "requester", "accepter"]));
     assert_eq!(defs["ConnectionSide"]["enum"], serde_json::json!(["requester", "accepter"]));
     assert_eq!(defs["Protocol"]["enum"], serde_json::json!(["tcp", "udp", "icmp", "all"]));
     // What serde writes for each of them.

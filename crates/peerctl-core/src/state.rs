@@ -12,6 +12,25 @@ pub type Tags = BTreeMap<String, String>;
 pub const TAG_OWNER: &str = "peerctl:owner";
 pub const TAG_PEERING: &str = "peerctl:peering";
 
+/// The tags that make an object `peering`'s of `owner`, as `Ownership::of` reads them.
+pub fn ownership_tags(owner: &str, peering: &str) -> Tags {
+    Tags::from([(TAG_OWNER.to_string(), owner.to_string()), (TAG_PEERING.to_string(), peering.to_string())])
+}
+
+/// A new connection's tags: its ownership, and its peering as its `Name`.
+pub fn connection_tags(owner: &str, peering: &str) -> Tags {
+    let mut tags = ownership_tags(owner, peering);
+    tags.insert("Name".to_string(), peering.to_string());
+    tags
+}
+
+/// The description of the security group rules peerctl makes. No spaces:
+/// moto's IAM check re-encodes a form body with `+` for spaces and so refuses
+/// the SDK's `%20` (see tests/e2e/iam.rs).
+pub fn rule_description(owner: &str, peering: &str) -> String {
+    format!("peerctl:{owner}/{peering}")
+}
+
 /// Who an object belongs to, from peerctl's point of view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ownership<'a> {

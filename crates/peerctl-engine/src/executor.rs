@@ -159,8 +159,9 @@ fn start_ready(
         on_event(Event::Started { step });
         let retry = RetryPolicy { options: options.clone(), locks: locks.clone(), fresh_connection };
         let budgets = budgets.clone();
+        let (owner, peering) = (plan.owner.clone(), plan.steps[step].peering.clone());
         running.spawn(async move {
-            let (result, retries) = retry.run(&action, provider.as_ref(), &budgets).await;
+            let (result, retries) = retry.run(&action, (&owner, &peering), provider.as_ref(), &budgets).await;
             (step, started, result, retries)
         });
     }
@@ -175,14 +176,20 @@ struct RetryPolicy {
 }
 
 impl RetryPolicy {
-    async fn run(&self, action: &Action, provider: &dyn crate::Provider, budgets: &Budgets) -> (Result<Outcome, ProviderError>, u32) {
+    async fn run(
+        &self,
+        action: &Action,
+        (owner, peering): (&str, &str),
+        provider: &dyn crate::Provider,
+        budgets: &Budgets,
+    ) -> (Result<Outcome, ProviderError>, u32) {
         let key = action.budget_key();
         let _guards = self.locks.acquire(&action.locks()).await;
         let mut delay = self.options.backoff;
         let mut attempt = 1;
         loop {
             budgets.acquire(&key).await;
-            let result = provider.execute(action).await;
+            let result = provider.execute(action, owner, peering).await;
             let retry = match &result {
                 Err(error) => error.is_retryable() || (self.fresh_connection && matches!(error, ProviderError::NotFound(_))),
                 Ok(_) => false,

@@ -20,7 +20,9 @@ pub trait Provider: Send + Sync {
     fn handles(&self, action: &Action) -> bool;
     /// Reads everything the spec's peerings of this cloud depend on.
     async fn observe(&self, spec: &Spec) -> Result<State, ProviderError>;
-    async fn execute(&self, action: &Action) -> Result<Outcome, ProviderError>;
+    /// Carries out `action`, one step of `peering` in a plan of `owner`: what
+    /// it creates is marked as theirs (`peerctl_core::state::ownership_tags`).
+    async fn execute(&self, action: &Action, owner: &str, peering: &str) -> Result<Outcome, ProviderError>;
 }
 
 /// The clouds a run talks to.

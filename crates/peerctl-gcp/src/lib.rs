@@ -106,7 +106,8 @@ impl Provider for GcpProvider {
         observe::observe(self, spec).await
     }
 
-    async fn execute(&self, action: &Action) -> Result<Outcome, ProviderError> {
+    /// GCP objects are marked by their names and descriptions, which the plan holds.
+    async fn execute(&self, action: &Action, _owner: &str, _peering: &str) -> Result<Outcome, ProviderError> {
         execute::execute(self, action).await
     }
 }

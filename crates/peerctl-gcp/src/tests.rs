@@ -191,7 +191,7 @@ async fn one_side_removed_by_hand_is_restored() {
         peer: net("byoc-project", "byoc-net"),
         name: "team--link".into(),
     };
-    world.provider.execute(&remove).await.unwrap();
+    world.provider.execute(&remove, "byoc-prod", "test").await.unwrap();
     let state = world.observe(&spec).await;
     assert_eq!(state.gcp_network(&net("byoc-project", "byoc-net")).unwrap().peerings[0].state, "INACTIVE");
     let plan = world.converge(&spec).await;
@@ -212,7 +212,7 @@ async fn a_failed_operation_is_a_failed_step() {
         name: "x".into(),
         flags: GcpRouteFlags::default(),
     };
-    let error = world.provider.execute(&add).await.unwrap_err();
+    let error = world.provider.execute(&add, "byoc-prod", "test").await.unwrap_err();
     let ProviderError::Other(text) = &error else { panic!("{error:?}") };
     assert!(text.contains("networks.addPeering: operation failed") && text.contains("overlaps"), "{text}");
 }
@@ -227,12 +227,12 @@ async fn inserting_a_rule_that_is_already_there_succeeds_only_if_it_is_the_same(
         allowed: vec![Rule { protocol: Protocol::Tcp, ports: Ports::All }],
         source_ranges: vec!["10.20.0.0/20".parse().unwrap()],
     };
-    world.provider.execute(&Action::GcpInsertFirewall { firewall: rule.clone() }).await.unwrap();
+    world.provider.execute(&Action::GcpInsertFirewall { firewall: rule.clone() }, "byoc-prod", "test").await.unwrap();
     // Another run (other request ids) finds it already there.
     let other = GcpProvider::new(&world.sim.base_url(), Credentials::static_token("t"));
-    other.execute(&Action::GcpInsertFirewall { firewall: rule.clone() }).await.unwrap();
+    other.execute(&Action::GcpInsertFirewall { firewall: rule.clone() }, "byoc-prod", "test").await.unwrap();
     let changed = GcpFirewallSpec { source_ranges: vec!["10.99.0.0/16".parse().unwrap()], ..rule };
-    let error = other.execute(&Action::GcpInsertFirewall { firewall: changed }).await.unwrap_err();
+    let error = other.execute(&Action::GcpInsertFirewall { firewall: changed }, "byoc-prod", "test").await.unwrap_err();
     assert!(matches!(&error, ProviderError::AlreadyExists(text) if text.contains("other content")), "{error:?}");
 }
 
@@ -244,8 +244,12 @@ async fn removing_what_is_already_gone_succeeds() {
         peer: net("services-project", "svc-net"),
         name: "team--gone".into(),
     };
-    world.provider.execute(&remove).await.unwrap();
-    world.provider.execute(&Action::GcpDeleteFirewall { project: "byoc-project".into(), name: "peerctl-gone".into() }).await.unwrap();
+    world.provider.execute(&remove, "byoc-prod", "test").await.unwrap();
+    world
+        .provider
+        .execute(&Action::GcpDeleteFirewall { project: "byoc-project".into(), name: "peerctl-gone".into() }, "byoc-prod", "test")
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -304,9 +308,9 @@ async fn a_busy_network_answers_throttled_which_the_engine_retries() {
         flags: GcpRouteFlags::default(),
     };
     let (one, two) = (add("one"), add("two"));
-    let (a, b) = tokio::join!(world.provider.execute(&one), async {
+    let (a, b) = tokio::join!(world.provider.execute(&one, "byoc-prod", "test"), async {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        world.provider.execute(&two).await
+        world.provider.execute(&two, "byoc-prod", "test").await
     });
     assert_eq!(a, Ok(peerctl_engine::Outcome::Done));
     assert!(matches!(&b, Err(ProviderError::Throttled(text)) if text.contains("peering operation in progress")), "{b:?}");
@@ -335,9 +339,13 @@ async fn bad_answers_are_clear_errors_not_panics() {
     }
     let provider = GcpProvider::new(&answering(r#"{"kind": "compute#operation", "status": "DONE"}"#).await, Credentials::static_token("t"));
     let remove = Action::GcpRemovePeering { network: net("a-project", "a"), peer: net("b-project", "b"), name: "x".into() };
-    assert_eq!(provider.execute(&remove).await, Ok(peerctl_engine::Outcome::Done), "a DONE operation without error is success");
+    assert_eq!(
+        provider.execute(&remove, "byoc-prod", "test").await,
+        Ok(peerctl_engine::Outcome::Done),
+        "a DONE operation without error is success"
+    );
     let provider =
         GcpProvider::new(&answering(r#"{"kind": "compute#operation", "status": "WHATEVER"}"#).await, Credentials::static_token("t"));
-    let error = provider.execute(&remove).await.unwrap_err();
+    let error = provider.execute(&remove, "byoc-prod", "test").await.unwrap_err();
     assert!(matches!(&error, ProviderError::Other(text) if text.contains("without a selfLink")), "{error:?}");
 }

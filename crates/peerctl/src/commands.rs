@@ -356,7 +356,7 @@ fn confirmed(auto_approve: bool, out: &Output) -> bool {
 fn progress(plan: &Plan, total: usize, event: &Event, out: &Output) {
     let line = |step: usize| {
         let s = &plan.steps[step];
-        format!("[{}/{total}] {} {}: {}", step + 1, s.action.kind().symbol(), s.peering, render::describe(&s.action))
+        format!("[{}/{total}] {} {}: {}", step + 1, s.action.kind().symbol(), s.peering, render::describe_step(plan, s))
     };
     match event {
         Event::Started { .. } => {}
@@ -402,7 +402,7 @@ fn differences(plan: &Plan) -> Vec<String> {
     let mut problems: Vec<String> = plan
         .steps
         .iter()
-        .map(|s| format!("{}: still to do: {} {}", s.peering, s.action.kind().symbol(), render::describe(&s.action)))
+        .map(|s| format!("{}: still to do: {} {}", s.peering, s.action.kind().symbol(), render::describe_step(plan, s)))
         .collect();
     problems.extend(plan.conflicts.iter().map(|c| format!("{}: conflict: {}", c.peering, c.message)));
     for peering in plan.peerings.iter().filter(|p| !p.absent) {

@@ -249,7 +249,7 @@ fn delete_owned_firewalls(b: &mut Builder, peering: &str, projects: &[&str], wan
                 continue;
             }
             let action = Action::GcpDeleteFirewall { project: project.to_string(), name: firewall.name.clone() };
-            b.step(peering, action, reason, vec![]);
+            b.step(peering, action, reason.to_string(), vec![]);
         }
     }
 }

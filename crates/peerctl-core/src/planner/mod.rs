@@ -51,7 +51,6 @@ pub(crate) fn plan_steps(spec: &Spec, state: &State, options: &Options, pieces: 
     let gcp_lookup = gcp::Lookup::new(state, &spec.owner);
     let peerings: Vec<&Peering> = spec.peerings.iter().filter(|p| targeted(&p.name)).collect();
     let mut builder = plan_in_pieces(Builder::new(spec, state, &lookup, &gcp_lookup), &peerings, pieces);
-    aws::check_route_collisions(&mut builder);
     let mut aws_unmanaged = aws::unmanaged(spec, &lookup);
     let mut gcp_unmanaged = gcp::unmanaged(spec, state);
     aws_unmanaged.retain(|u| targeted(&u.peering));
@@ -77,8 +76,20 @@ pub(crate) fn plan_steps(spec: &Spec, state: &State, options: &Options, pieces: 
         }
     }
     let unmanaged = if options.prune { Vec::new() } else { [aws_unmanaged, gcp_unmanaged].concat() };
-    limits::check(spec, state, &builder.steps, &mut builder.diags);
-    let Builder { steps, conflicts, peerings, diags, .. } = builder;
+    // Two checks of the whole plan, side by side.
+    let Builder { steps, conflicts, peerings, mut diags, claimed_routes, .. } = builder;
+    let (collisions, limits) = std::thread::scope(|threads| {
+        let collisions = threads.spawn(|| {
+            let mut diags = Diagnostics::new(spec.file.clone());
+            aws::check_route_collisions(claimed_routes, &mut diags);
+            diags
+        });
+        let mut limits = Diagnostics::new(spec.file.clone());
+        limits::check(spec, state, &steps, &mut limits);
+        (collisions.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), limits)
+    });
+    diags.append(collisions);
+    diags.append(limits);
     diags.into_result(Plan {
         format_version: PLAN_FORMAT_VERSION,
         owner: spec.owner.clone(),
@@ -127,6 +138,9 @@ fn plan_in_pieces<'a>(empty: Builder<'a>, peerings: &[&'a Peering], pieces: usiz
     })
 }
 
+/// A route a peering wants: route table, destination, peering, where it is in the spec.
+pub(crate) type Claim<'a> = (&'a str, ipnet::IpNet, &'a str, crate::Loc);
+
 /// Accumulates the plan as each peering is considered.
 pub(crate) struct Builder<'a> {
     pub spec: &'a Spec,
@@ -138,8 +152,8 @@ pub(crate) struct Builder<'a> {
     pub conflicts: Vec<Conflict>,
     pub peerings: Vec<PeeringStatus>,
     pub diags: Diagnostics,
-    /// (route table, destination) → peering that routes it, to catch two peerings claiming one route.
-    pub claimed_routes: Vec<(&'a str, ipnet::IpNet, &'a str, crate::Loc)>,
+    /// Every route the plan wants, to catch two peerings claiming one.
+    pub claimed_routes: Vec<Claim<'a>>,
 }
 
 impl<'a> Builder<'a> {
@@ -158,7 +172,13 @@ impl<'a> Builder<'a> {
     }
 
     /// Adds a step and returns its index, for later steps to depend on.
-    pub fn step(&mut self, peering: &str, action: Action, reason: impl Into<String>, depends_on: Vec<usize>) -> usize {
+    pub fn step(
+        &mut self,
+        peering: &str,
+        action: Action,
+        reason: impl Into<std::borrow::Cow<'static, str>>,
+        depends_on: Vec<usize>,
+    ) -> usize {
         self.steps.push(Step { peering: peering.to_string(), action: Box::new(action), reason: reason.into(), depends_on });
         self.steps.len() - 1
     }
