@@ -651,6 +651,28 @@ fn plan_schema_accepts_real_plans() {
     assert_eq!(references, BTreeSet::from(["created_by_step".to_string(), "id".to_string()]), "both kinds of connection reference");
 }
 
+/// Plans saved when actions still carried their ownership tags and a rule's
+/// description read the same, those fields ignored: the executor derives them.
+#[test]
+fn a_plan_saved_with_tags_in_its_actions_reads_the_same() {
+    use serde_json::json;
+    let plan = crate::planner_tests::mixed_plan();
+    let mut old = plan_file(&plan);
+    let steps = old["steps"].as_array_mut().expect("steps");
+    let mut marked = 0;
+    for step in steps.iter_mut() {
+        let action = &mut step["action"];
+        match action["type"].as_str() {
+            Some("aws_create_connection") => action["tags"] = json!({"Name": "analytics", "peerctl:owner": "byoc-prod"}),
+            Some("aws_authorize_ingress") => action["description"] = json!("peerctl:byoc-prod/byoc-to-services"),
+            _ => continue,
+        }
+        marked += 1;
+    }
+    assert_eq!(marked, 2, "the mixed plan creates a connection and authorizes a rule");
+    assert_eq!(serde_json::from_value::<crate::plan::Plan>(old).expect("reads"), plan);
+}
+
 #[test]
 fn plan_schema_rejects_broken_plans() {
     use serde_json::json;
