@@ -6,9 +6,7 @@ use crate::{AwsProvider, convert};
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, PeeringConnectionOptionsRequest, ResourceType, Tag, TagSpecification};
 use ipnet::IpNet;
 use peerctl_core::plan::{Action, AwsEnd, ConnectionRef, ConnectionSide};
-use peerctl_core::state::{
-    ConnectionStatus, Ownership, Permission, TAG_OWNER, TAG_PEERING, Tags, connection_tags, ownership_tags, rule_description,
-};
+use peerctl_core::state::{ConnectionStatus, Ownership, Permission, Tags, connection_tags, ownership_tags, rule_description};
 use peerctl_engine::{Outcome, ProviderError};
 
 type Result<T> = std::result::Result<T, ProviderError>;
@@ -20,7 +18,7 @@ pub(crate) async fn execute(provider: &AwsProvider, action: &Action, owner: &str
     let client = provider.client(scope).await;
     match action {
         Action::AwsCreateConnection { requester, accepter } => {
-            create_connection(provider, &client, requester, accepter, &connection_tags(owner, peering)).await
+            create_connection(provider, &client, requester, accepter, (owner, peering)).await
         }
         Action::AwsAcceptConnection { connection, .. } => accept(provider, &client, id(connection)?).await,
         Action::AwsSetDnsResolution { connection, side, allow, .. } => {
@@ -114,7 +112,7 @@ async fn create_connection(
     client: &aws_sdk_ec2::Client,
     requester: &AwsEnd,
     accepter: &AwsEnd,
-    tags: &Tags,
+    (owner, peering): (&str, &str),
 ) -> Result<Outcome> {
     // Never retried by the SDK: a retry after a lost answer would create a
     // second connection. On an unknown outcome, `find_owned` looks for the
@@ -124,7 +122,7 @@ async fn create_connection(
         .create_vpc_peering_connection()
         .vpc_id(&requester.vpc)
         .peer_vpc_id(&accepter.vpc)
-        .tag_specifications(tag_specification(ResourceType::VpcPeeringConnection, tags));
+        .tag_specifications(tag_specification(ResourceType::VpcPeeringConnection, &connection_tags(owner, peering)));
     if accepter.account != requester.account {
         request = request.peer_owner_id(&accepter.account);
     }
@@ -138,7 +136,7 @@ async fn create_connection(
             let id = id.ok_or_else(|| ProviderError::Other("CreateVpcPeeringConnection returned no connection id".into()))?;
             Ok(Outcome::Created(id.to_string()))
         }
-        Err(error) if error.is_retryable() => match find_owned(provider, client, requester, accepter, tags).await? {
+        Err(error) if error.is_retryable() => match find_owned(provider, client, requester, accepter, (owner, peering)).await? {
             Some(id) => Ok(Outcome::Created(id)),
             None => Err(error),
         },
@@ -146,21 +144,21 @@ async fn create_connection(
     }
 }
 
-/// A live connection between the two VPCs carrying exactly these ownership
-/// tags. A new connection may take a moment to show in Describe, so the
+/// A live connection between the two VPCs tagged as this owner's and
+/// peering's. A new connection may take a moment to show in Describe, so the
 /// search is repeated for a few seconds before concluding there is none.
 async fn find_owned(
     provider: &AwsProvider,
     client: &aws_sdk_ec2::Client,
     requester: &AwsEnd,
     accepter: &AwsEnd,
-    tags: &Tags,
+    (owner, peering): (&str, &str),
 ) -> Result<Option<String>> {
     for attempt in 0..FIND_ATTEMPTS {
         if attempt > 0 {
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         }
-        if let Some(id) = find_owned_once(provider, client, requester, accepter, tags).await? {
+        if let Some(id) = find_owned_once(provider, client, requester, accepter, (owner, peering)).await? {
             return Ok(Some(id));
         }
     }
@@ -175,17 +173,16 @@ async fn find_owned_once(
     client: &aws_sdk_ec2::Client,
     requester: &AwsEnd,
     accepter: &AwsEnd,
-    tags: &Tags,
+    (owner, peering): (&str, &str),
 ) -> Result<Option<String>> {
     provider.count("DescribeVpcPeeringConnections");
     let filter = Filter::builder().name("requester-vpc-info.vpc-id").values(&requester.vpc).build();
     let output =
         client.describe_vpc_peering_connections().filters(filter).send().await.map_err(|e| classify("DescribeVpcPeeringConnections", e))?;
-    let owner = (tags.get(TAG_OWNER), tags.get(TAG_PEERING));
     for raw in output.vpc_peering_connections() {
         let connection = convert::connection(raw)?;
         let same_vpcs = connection.requester.vpc_id == requester.vpc && connection.accepter.vpc_id == accepter.vpc;
-        let ours = (connection.tags.get(TAG_OWNER), connection.tags.get(TAG_PEERING)) == owner;
+        let ours = Ownership::of(&connection.tags).is(owner, peering);
         if same_vpcs && ours && !connection.status.is_terminal() {
             return Ok(Some(connection.id));
         }

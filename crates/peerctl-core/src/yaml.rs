@@ -8,6 +8,7 @@
 use crate::diag::{Diagnostics, Loc};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::fmt;
+use std::marker::PhantomData;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
@@ -120,7 +121,7 @@ fn first_line(message: &str) -> String {
 /// `referenced` and `defined`), but taking only the value and the line and
 /// column where it is referenced: `Spanned` itself copies each key into a
 /// string and reads every location whole, which made parsing a large spec a
-/// fifth slower. `yaml_tests::nodes_know_where_they_are` holds it to `Spanned`.
+/// fifth slower. `tests::nodes_know_where_they_are` holds it to `Spanned`.
 impl<'de> Deserialize<'de> for Node {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_newtype_struct("__yaml_spanned", SpannedNode)
@@ -232,13 +233,15 @@ impl<'de> Visitor<'de> for PositionVisitor {
 
 impl<'de> Deserialize<'de> for Value {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(ValueVisitor)
+        deserializer.deserialize_any(ValueVisitor::<Node>(PhantomData))
     }
 }
 
-struct ValueVisitor;
+/// A value whose children are read as `N`: `Node`, or in a test, nodes read
+/// through `serde_saphyr::Spanned` itself.
+struct ValueVisitor<N>(PhantomData<N>);
 
-impl<'de> Visitor<'de> for ValueVisitor {
+impl<'de, N: Deserialize<'de> + Into<Node>> Visitor<'de> for ValueVisitor<N> {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -251,7 +254,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::Null)
     }
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        Value::deserialize(d)
+        d.deserialize_any(self)
     }
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
         Ok(Value::Bool(v))
@@ -273,8 +276,8 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut items = Vec::new();
-        while let Some(item) = seq.next_element::<Node>()? {
-            items.push(item);
+        while let Some(item) = seq.next_element::<N>()? {
+            items.push(item.into());
         }
         // A spec is mostly short lists and mappings: without their spare room
         // a large one takes a third less memory, and loads that much faster.
@@ -283,9 +286,9 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut entries = Vec::new();
-        while let Some(key) = map.next_key::<Node>()? {
-            let value = map.next_value::<Node>()?;
-            entries.push((key, value));
+        while let Some(key) = map.next_key::<N>()? {
+            let value = map.next_value::<N>()?;
+            entries.push((key.into(), value.into()));
         }
         entries.shrink_to_fit();
         Ok(Value::Map(entries))
@@ -485,64 +488,27 @@ mod tests {
         assert_eq!(closest("zzz", &["route_tables"]), None);
     }
 
-    /// Where each node is, in document order, as `serde_saphyr::Spanned` sees it.
-    struct Spans(Vec<Loc>);
+    /// A node read through `serde_saphyr::Spanned` itself, its children too.
+    struct ViaSpanned(Node);
 
-    impl<'de> Deserialize<'de> for Spans {
-        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            let spanned = serde_saphyr::Spanned::<Children>::deserialize(deserializer)?;
-            Ok(Spans(std::iter::once(to_loc(&spanned.referenced)).chain(spanned.value.0).collect()))
+    impl From<ViaSpanned> for Node {
+        fn from(node: ViaSpanned) -> Node {
+            node.0
         }
     }
 
-    /// The locations of a node's children and theirs, in document order.
-    struct Children(Vec<Loc>);
-
-    impl<'de> Deserialize<'de> for Children {
+    impl<'de> Deserialize<'de> for ViaSpanned {
         fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            deserializer.deserialize_any(ChildrenVisitor)
+            let spanned = serde_saphyr::Spanned::<ValueViaSpanned>::deserialize(deserializer)?;
+            Ok(ViaSpanned(Node { loc: to_loc(&spanned.referenced), value: spanned.value.0 }))
         }
     }
 
-    struct ChildrenVisitor;
+    struct ValueViaSpanned(Value);
 
-    impl<'de> Visitor<'de> for ChildrenVisitor {
-        type Value = Children;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("any YAML value")
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Children, E> {
-            Ok(Children(vec![]))
-        }
-        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Children, E> {
-            Ok(Children(vec![]))
-        }
-        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Children, E> {
-            Ok(Children(vec![]))
-        }
-        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Children, E> {
-            Ok(Children(vec![]))
-        }
-        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Children, E> {
-            Ok(Children(vec![]))
-        }
-        fn visit_str<E: de::Error>(self, _: &str) -> Result<Children, E> {
-            Ok(Children(vec![]))
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Children, A::Error> {
-            let mut locs = Vec::new();
-            while let Some(item) = seq.next_element::<Spans>()? {
-                locs.extend(item.0);
-            }
-            Ok(Children(locs))
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Children, A::Error> {
-            let mut locs = Vec::new();
-            while let Some(key) = map.next_key::<Spans>()? {
-                locs.extend(key.0);
-                locs.extend(map.next_value::<Spans>()?.0);
-            }
-            Ok(Children(locs))
+    impl<'de> Deserialize<'de> for ValueViaSpanned {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_any(ValueVisitor::<ViaSpanned>(PhantomData)).map(ValueViaSpanned)
         }
     }
 
@@ -565,8 +531,11 @@ mod tests {
         let node = parse(text, &mut diags).expect("parses");
         let mut ours = Vec::new();
         walk(&node, &mut ours);
-        let theirs = serde_saphyr::from_str_with_options::<Spans>(text, options()).expect("parses").0;
-        assert_eq!(ours, theirs);
+        let theirs = serde_saphyr::from_str_with_options::<ViaSpanned>(text, options()).expect("parses").0;
+        assert_eq!(node, theirs, "the same values, at the same places");
+        let mut theirs_locs = Vec::new();
+        walk(&theirs, &mut theirs_locs);
+        assert_eq!(ours, theirs_locs);
         assert_eq!(ours.len(), 53);
         assert_eq!(ours[..3], [Loc::new(2, 1), Loc::new(2, 1), Loc::new(2, 10)], "the document, `version` and its value");
     }
