@@ -496,6 +496,9 @@ fn non_empty(node: &Node, what: &str, diags: &mut Diagnostics) -> Option<String>
     Some(text.to_string())
 }
 
+/// The word before an AWS region's number.
+const AWS_DIRECTIONS: &[&str] = &["east", "west", "north", "south", "central", "northeast", "northwest", "southeast", "southwest"];
+
 fn region_of(node: &Node, diags: &mut Diagnostics) -> Option<String> {
     let region = str_of(node, "`region`", diags)?;
     let parts: Vec<&str> = region.split('-').collect();
@@ -504,6 +507,17 @@ fn region_of(node: &Node, diags: &mut Diagnostics) -> Option<String> {
         && parts.last().is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()));
     if !valid {
         diags.error_with_hint(node.loc, format!("`{region}` is not an AWS region"), "regions look like us-east-1 or eu-central-1");
+        return None;
+    }
+    // Every AWS region is named for a direction (us-gov-west-1, ap-southeast-2):
+    // another word there is a typo, whichever regions exist by now.
+    let direction = parts[parts.len() - 2];
+    if !AWS_DIRECTIONS.contains(&direction) {
+        let hint = match yaml::closest(direction, AWS_DIRECTIONS) {
+            Some(word) => format!("did you mean `{}`?", region.replacen(&format!("-{direction}-"), &format!("-{word}-"), 1)),
+            None => "regions look like us-east-1 or eu-central-1".to_string(),
+        };
+        diags.error_with_hint(node.loc, format!("`{region}` is not an AWS region"), hint);
         return None;
     }
     Some(region.to_string())

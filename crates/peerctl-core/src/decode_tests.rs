@@ -171,3 +171,18 @@ fn reports_every_key_written_twice_where_it_is_repeated() {
       hint: keep only one of them
     ");
 }
+
+#[test]
+fn names_the_region_a_misspelt_one_was_meant_to_be() {
+    let text = GOOD.replace("  region: us-east-1\n", "  region: us-est-1\n").replace("region: us-west-2", "region: ap-sutheast-2");
+    insta::assert_snapshot!(errors(&text), @"
+    spec.yaml:4:11: `us-est-1` is not an AWS region
+      hint: did you mean `us-east-1`?
+    spec.yaml:9:9: the requester of peering `byoc-to-services` has no region
+      hint: add `region:` here or a default `aws: {region: …}` at the top of the spec
+    spec.yaml:14:17: `ap-sutheast-2` is not an AWS region
+      hint: did you mean `ap-southeast-2`?
+    ");
+    let text = GOOD.replace("region: us-west-2", "region: us-gov-west-1");
+    assert!(load("spec.yaml", &text).is_ok(), "GovCloud regions are regions too");
+}
