@@ -40,6 +40,11 @@ fn moto_server_command() -> Result<PathBuf> {
     Err("moto_server not found: run `./just setup` (it installs moto[server] into .venv) or set PEERCTL_MOTO_SERVER".into())
 }
 
+/// The Python with moto and google-cloud-compute: `PEERCTL_PYTHON`, else the project's `.venv`.
+pub fn python() -> String {
+    std::env::var("PEERCTL_PYTHON").unwrap_or_else(|_| workspace_root().join(".venv/bin/python3").display().to_string())
+}
+
 fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
@@ -52,12 +57,21 @@ pub struct Moto {
 
 impl Moto {
     pub fn start() -> Result<Moto> {
+        Moto::spawn(Command::new(moto_server_command()?))
+    }
+
+    /// moto with each object's tags looked up by its id instead of matched
+    /// against every tag of its region (tests/moto_indexed_tags.py), for the
+    /// bench's large worlds; `switch_tags` goes to moto as published and back.
+    pub fn start_indexed() -> Result<Moto> {
+        let mut command = Command::new(python());
+        command.arg(workspace_root().join("tests/moto_indexed_tags.py"));
+        Moto::spawn(command)
+    }
+
+    fn spawn(mut command: Command) -> Result<Moto> {
         let port = free_port()?;
-        let child = Command::new(moto_server_command()?)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
+        let child = command.args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null()).spawn()?;
         let moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}") };
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -67,6 +81,18 @@ impl Moto {
             std::thread::sleep(Duration::from_millis(100));
         }
         Ok(moto)
+    }
+
+    /// Switches a `start_indexed` server between its tag lookup and moto as
+    /// published (SIGUSR1). Python runs the handler between two requests, at
+    /// most half a second into its idle loop, so this waits a second.
+    pub fn switch_tags(&self) -> Result<()> {
+        let status = Command::new("kill").args(["-USR1", &self.child.id().to_string()]).status()?;
+        if !status.success() {
+            return Err(format!("kill -USR1 {}: {status}", self.child.id()).into());
+        }
+        std::thread::sleep(Duration::from_secs(1));
+        Ok(())
     }
 
     /// A handle on a server someone else started (the demo's); never stopped by us.

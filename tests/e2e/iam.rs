@@ -35,10 +35,6 @@ impl Cloud for AsUser<'_> {
     }
 }
 
-fn python() -> String {
-    std::env::var("PEERCTL_PYTHON").unwrap_or_else(|_| workspace_root().join(".venv/bin/python3").display().to_string())
-}
-
 /// Runs boto3 against moto's IAM (authentication must be off): gives user
 /// `peerctl` exactly `policy`; the first time, creates it and prints its keys.
 fn put_user_policy(moto: &Moto, policy: &Value) -> String {

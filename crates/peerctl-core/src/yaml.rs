@@ -4,6 +4,11 @@
 //! spec decoder then walks this tree by hand so that it can report *every*
 //! problem (unknown keys, wrong types, bad values) at once, each with its
 //! location, instead of stopping at serde's first error.
+//!
+//! A spec without anchors, aliases, tags or merge keys, which is nearly every
+//! spec, is read by `plain` straight from the events of serde-saphyr's own
+//! parser (granit-parser), in half the time; anything else, and every error,
+//! is left to serde-saphyr. Both give the same tree (`tests::plain_reads_as_serde_saphyr_does`).
 
 use crate::diag::{Diagnostics, Loc};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -48,7 +53,7 @@ pub fn parse(text: &str, diags: &mut Diagnostics) -> Option<Node> {
         diags.error_with_hint(Loc::new(1, 1), "the spec is empty", "start with `version: 1` and `owner: NAME`");
         return None;
     }
-    match serde_saphyr::from_str_with_options::<Node>(text, options()) {
+    match plain(text).map(Ok).unwrap_or_else(|| serde_saphyr::from_str_with_options::<Node>(text, options())) {
         Ok(node) if node.value == Value::Null => {
             diags.error_with_hint(Loc::new(1, 1), "the spec is empty (only comments)", "start with `version: 1` and `owner: NAME`");
             None
@@ -79,6 +84,120 @@ fn options() -> serde_saphyr::Options {
     options.budget = Some(budget);
     options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::PassThrough;
     options
+}
+
+/// A plain document's tree, read from granit-parser's events as serde-saphyr
+/// reads them (`options()`, `Node`'s `Deserialize`): `None`, for serde-saphyr
+/// to read it, at the first error, anchor, alias, tag, merge key, second
+/// document, scalar whose type is not plain to see, or limit of the budget.
+fn plain(text: &str) -> Option<Node> {
+    use granit_parser::Event;
+    enum Open {
+        Seq(Loc, Vec<Node>),
+        Map(Loc, Vec<(Node, Node)>, Option<Node>),
+    }
+    let budget = options().budget.unwrap_or_default();
+    let (mut open, mut root, mut events, mut nodes, mut scalar_bytes) = (Vec::<Open>::new(), None, 0, 0, 0);
+    for item in granit_parser::Parser::new_from_str(text) {
+        let (event, span) = item.ok()?;
+        events += 1;
+        nodes += usize::from(matches!(event, Event::Scalar(..) | Event::SequenceStart(..) | Event::MappingStart(..)));
+        if events > budget.max_events || nodes > budget.max_nodes {
+            return None;
+        }
+        // serde-saphyr's `Location`: the line, and the column counted from 1.
+        let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let loc = Loc::new(clamp(span.start.line()), clamp(span.start.col() + 1));
+        let node = match event {
+            Event::StreamStart | Event::DocumentStart(..) | Event::DocumentEnd => continue,
+            Event::StreamEnd => break,
+            Event::Scalar(text, style, 0, None) => {
+                scalar_bytes += text.len();
+                if scalar_bytes > budget.max_total_scalar_bytes {
+                    return None;
+                }
+                Node { loc, value: scalar(&text, style)? }
+            }
+            Event::SequenceStart(_, 0, None) | Event::MappingStart(_, 0, None) if open.len() >= budget.max_depth => return None,
+            Event::SequenceStart(_, 0, None) => {
+                open.push(Open::Seq(loc, Vec::new()));
+                continue;
+            }
+            Event::MappingStart(_, 0, None) => {
+                open.push(Open::Map(loc, Vec::new(), None));
+                continue;
+            }
+            Event::SequenceEnd => match open.pop()? {
+                Open::Seq(loc, mut items) => {
+                    items.shrink_to_fit();
+                    Node { loc, value: Value::Seq(items) }
+                }
+                Open::Map(..) => return None,
+            },
+            Event::MappingEnd => match open.pop()? {
+                Open::Map(loc, mut entries, None) => {
+                    entries.shrink_to_fit();
+                    Node { loc, value: Value::Map(entries) }
+                }
+                _ => return None,
+            },
+            _ => return None,
+        };
+        match open.last_mut() {
+            None if root.is_none() => root = Some(node),
+            None => return None,
+            Some(Open::Seq(_, items)) => items.push(node),
+            Some(Open::Map(_, _, key @ None)) => {
+                if matches!(&node.value, Value::Str(text) if text == "<<") {
+                    return None;
+                }
+                *key = Some(node);
+            }
+            Some(Open::Map(_, entries, key)) => entries.push((key.take()?, node)),
+        }
+    }
+    root.filter(|_| open.is_empty())
+}
+
+/// An untagged scalar's value as serde-saphyr types it: `None` where that
+/// takes more than a glance (numbers other than plain integers, `.inf`).
+fn scalar(text: &str, style: granit_parser::ScalarStyle) -> Option<Value> {
+    if style != granit_parser::ScalarStyle::Plain {
+        return Some(Value::Str(text.to_string()));
+    }
+    if matches!(text, "" | "~" | "null" | "Null" | "NULL") {
+        return Some(Value::Null);
+    }
+    // YAML 1.1's booleans, as serde-saphyr reads them without `strict_booleans`.
+    let word = |words: &[&str]| words.iter().any(|w| text.eq_ignore_ascii_case(w));
+    if word(&["true", "yes", "y", "on"]) {
+        return Some(Value::Bool(true));
+    }
+    if word(&["false", "no", "n", "off"]) {
+        return Some(Value::Bool(false));
+    }
+    // A number (but `.inf` and `.nan`) starts with a digit or `.` after its
+    // sign, has a digit, is spelt with these alone, has one `.` at most, and
+    // a sign only first or after an exponent's `e`.
+    let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
+    let special = unsigned.strip_prefix('.').is_some_and(|word| word.bytes().all(|b| b.is_ascii_alphabetic()));
+    let numeric = |c: char| c.is_ascii_hexdigit() || "xXoObB_+-.".contains(c);
+    let bytes = text.as_bytes();
+    let number_like = unsigned.starts_with(|c: char| c.is_ascii_digit() || c == '.')
+        && bytes.iter().any(u8::is_ascii_digit)
+        && text.chars().all(numeric)
+        && text.matches('.').count() <= 1
+        && !bytes.windows(2).any(|w| matches!(w[1], b'+' | b'-') && !matches!(w[0], b'e' | b'E'));
+    if !special && !number_like {
+        return Some(Value::Str(text.to_string()));
+    }
+    // A decimal integer: no sign but `-`, no leading zero, no `_`, and short enough for i64.
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let decimal = !digits.is_empty() && digits.len() <= 18 && digits.bytes().all(|b| b.is_ascii_digit());
+    if decimal && (digits == "0" || !digits.starts_with('0')) {
+        return text.parse().ok().map(Value::Int);
+    }
+    None
 }
 
 /// Plainer words, and a way out, for the syntax errors people make most.
@@ -460,6 +579,7 @@ pub fn seq_of<'a>(node: &'a Node, what: &str, diags: &mut Diagnostics) -> Option
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn nodes_carry_line_and_column() {
@@ -486,6 +606,85 @@ mod tests {
     fn suggests_close_keys() {
         assert_eq!(closest("rout_tables", &["route_tables", "security_groups"]), Some("route_tables"));
         assert_eq!(closest("zzz", &["route_tables"]), None);
+    }
+
+    /// serde-saphyr's tree of `text`, and whether `plain` read it (the same tree) or left it.
+    fn plain_or_left(text: &str) -> Result<bool, String> {
+        let theirs = serde_saphyr::from_str_with_options::<Node>(text, options());
+        match (plain(text), theirs) {
+            (None, _) => Ok(false),
+            (Some(ours), Ok(theirs)) if ours == theirs => Ok(true),
+            (Some(ours), theirs) => Err(format!("{text:?}:\n plain: {ours:?}\n serde-saphyr: {theirs:?}")),
+        }
+    }
+
+    #[test]
+    fn plain_reads_as_serde_saphyr_does() {
+        // Every spec, broken spec and fuzzing seed in the repository.
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut read = Vec::new();
+        for dir in ["specs", "tests/broken", "fuzz/seeds"] {
+            let mut files: Vec<_> = std::fs::read_dir(root.join(dir)).expect(dir).flatten().map(|e| e.path()).collect();
+            files.sort();
+            for file in files.iter().filter(|f| f.extension().is_some_and(|e| e == "yaml")) {
+                let text = std::fs::read_to_string(file).expect("readable");
+                if plain_or_left(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display())) {
+                    read.push(file.file_name().unwrap_or_default().to_string_lossy().to_string());
+                }
+            }
+        }
+        assert!(["demo.yaml", "hub-and-spokes.yaml"].iter().all(|f| read.iter().any(|r| r == f)), "read plainly: {read:?}");
+        assert!(read.len() > 50, "most specs are plain; read plainly: {read:?}");
+
+        // Scalars of every type, each alone, as a key and in a flow sequence.
+        let plain_to_see = [
+            "0", "1", "-1", "-0", "42", "123456789012345678", "-123456789012345678", "~", "null", "Null", "NULL", "yes", "No", "Y",
+            "n", "ON", "off", "True", "FALSE", "nULL", "a", "cafe", "deadbeef", "hub-0-vpc", "us-east-1", "10.0.0.0/16", "10.0.0.1:80",
+            "inf", "nan", "Infinity", "-inf", "e5", "x", "10.0.0.1", "1.2.3", "8000-9000", "2024-01-01", "1e5-", "'1'", "\"yes\"", "'~'", "\"\"", "1 2", "a b c",
+        ];
+        let left = [
+            "1.5", "-2.5e3", ".5", "1e999", "0x1F", "0X1F", "0o17", "0b101", "01", "007", "1_000", "+1", "+.inf", ".inf", "-.inf", ".nan",
+            "-.nan", ".NaN", "1234567890123456789", "99999999999999999999", "1e-5", "1E+5", "0.", ".x", "0x", "!!str 1", "&a x", "!t x",
+        ];
+        for (scalars, expect_plain) in [(&plain_to_see[..], true), (&left[..], false)] {
+            for scalar in scalars {
+                for text in [format!("{scalar}\n"), format!("k: {scalar}\n"), format!("{scalar}: v\n"), format!("- [{scalar}]\n")] {
+                    // `- [-]` and the like are not YAML; either way, the two must agree.
+                    let read = plain_or_left(&text).unwrap_or_else(|e| panic!("{e}"));
+                    let flow_or_key_exception = text.starts_with("- [") || text.starts_with(&format!("{scalar}:"));
+                    if !flow_or_key_exception {
+                        assert_eq!(read, expect_plain, "{text:?}");
+                    }
+                }
+            }
+        }
+
+        for text in ["---\n", "k:\n", "k: ''\n", "- \n- a\n", "a: |\n  block\n", "a: >-\n  folded\n  text\n", "a: \"\\u00e9\\t\"\n", "a: {}\nb: []\n"] {
+            assert!(plain_or_left(text).unwrap_or_else(|e| panic!("{e}")), "{text:?}");
+        }
+
+        // Documents serde-saphyr reads its own way: aliases, tags, merge keys, several or none.
+        for text in [
+            "a: &x 1\nb: *x\n",
+            "a: !!str 1\n",
+            "base: &b {x: 1}\nc:\n  <<: *b\n",
+            "<<: {x: 1}\n",
+            "a: 1\n---\nb: 2\n",
+            "# only a comment\n",
+            "a: [1, 2\n",
+            "a:\n\t- b\n",
+        ] {
+            assert!(!plain_or_left(text).unwrap_or_else(|e| panic!("{e}")), "{text:?}");
+        }
+        assert!(plain_or_left("? [a, b]\n: c\n").unwrap_or_else(|e| panic!("{e}")), "a complex key is plain too");
+        let deep = format!("{}1{}", "[".repeat(80), "]".repeat(80));
+        assert!(plain(&deep).is_none(), "deeper than serde-saphyr's budget");
+
+        // The parser's limits are serde-saphyr's with `options()`.
+        let (parser, budget) = (granit_parser::Options::default(), options().budget.unwrap_or_default());
+        assert_eq!(parser.simple_key_max_lookahead, budget.simple_key_max_lookahead);
+        assert_eq!(parser.flow_nesting_limit, budget.flow_nesting_limit);
+        assert!(parser.block_nesting_limit > budget.max_depth);
     }
 
     /// A node read through `serde_saphyr::Spanned` itself, its children too.
