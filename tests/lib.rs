@@ -60,12 +60,13 @@ impl Moto {
         Moto::spawn(Command::new(moto_server_command()?))
     }
 
-    /// moto with each object's tags looked up by its id instead of matched
-    /// against every tag of its region (tests/moto_indexed_tags.py), for the
-    /// bench's large worlds; `switch_tags` goes to moto as published and back.
-    pub fn start_indexed() -> Result<Moto> {
+    /// moto with two lookups made direct (tests/moto_direct_lookups.py): an
+    /// object's tags by its id, a filter value without wildcards by equality,
+    /// for the bench's large worlds; `switch_lookups` goes to moto as
+    /// published and back.
+    pub fn start_direct() -> Result<Moto> {
         let mut command = Command::new(python());
-        command.arg(workspace_root().join("tests/moto_indexed_tags.py"));
+        command.arg(workspace_root().join("tests/moto_direct_lookups.py"));
         Moto::spawn(command)
     }
 
@@ -83,10 +84,10 @@ impl Moto {
         Ok(moto)
     }
 
-    /// Switches a `start_indexed` server between its tag lookup and moto as
-    /// published (SIGUSR1). Python runs the handler between two requests, at
+    /// Switches a `start_direct` server between its direct lookups and moto
+    /// as published (SIGUSR1). Python runs the handler between two requests, at
     /// most half a second into its idle loop, so this waits a second.
-    pub fn switch_tags(&self) -> Result<()> {
+    pub fn switch_lookups(&self) -> Result<()> {
         let status = Command::new("kill").args(["-USR1", &self.child.id().to_string()]).status()?;
         if !status.success() {
             return Err(format!("kill -USR1 {}: {status}", self.child.id()).into());

@@ -638,13 +638,80 @@ mod tests {
 
         // Scalars of every type, each alone, as a key and in a flow sequence.
         let plain_to_see = [
-            "0", "1", "-1", "-0", "42", "123456789012345678", "-123456789012345678", "~", "null", "Null", "NULL", "yes", "No", "Y",
-            "n", "ON", "off", "True", "FALSE", "nULL", "a", "cafe", "deadbeef", "hub-0-vpc", "us-east-1", "10.0.0.0/16", "10.0.0.1:80",
-            "inf", "nan", "Infinity", "-inf", "e5", "x", "10.0.0.1", "1.2.3", "8000-9000", "2024-01-01", "1e5-", "'1'", "\"yes\"", "'~'", "\"\"", "1 2", "a b c",
+            "0",
+            "1",
+            "-1",
+            "-0",
+            "42",
+            "123456789012345678",
+            "-123456789012345678",
+            "~",
+            "null",
+            "Null",
+            "NULL",
+            "yes",
+            "No",
+            "Y",
+            "n",
+            "ON",
+            "off",
+            "True",
+            "FALSE",
+            "nULL",
+            "a",
+            "cafe",
+            "deadbeef",
+            "hub-0-vpc",
+            "us-east-1",
+            "10.0.0.0/16",
+            "10.0.0.1:80",
+            "inf",
+            "nan",
+            "Infinity",
+            "-inf",
+            "e5",
+            "x",
+            "10.0.0.1",
+            "1.2.3",
+            "8000-9000",
+            "2024-01-01",
+            "1e5-",
+            "'1'",
+            "\"yes\"",
+            "'~'",
+            "\"\"",
+            "1 2",
+            "a b c",
         ];
         let left = [
-            "1.5", "-2.5e3", ".5", "1e999", "0x1F", "0X1F", "0o17", "0b101", "01", "007", "1_000", "+1", "+.inf", ".inf", "-.inf", ".nan",
-            "-.nan", ".NaN", "1234567890123456789", "99999999999999999999", "1e-5", "1E+5", "0.", ".x", "0x", "!!str 1", "&a x", "!t x",
+            "1.5",
+            "-2.5e3",
+            ".5",
+            "1e999",
+            "0x1F",
+            "0X1F",
+            "0o17",
+            "0b101",
+            "01",
+            "007",
+            "1_000",
+            "+1",
+            "+.inf",
+            ".inf",
+            "-.inf",
+            ".nan",
+            "-.nan",
+            ".NaN",
+            "1234567890123456789",
+            "99999999999999999999",
+            "1e-5",
+            "1E+5",
+            "0.",
+            ".x",
+            "0x",
+            "!!str 1",
+            "&a x",
+            "!t x",
         ];
         for (scalars, expect_plain) in [(&plain_to_see[..], true), (&left[..], false)] {
             for scalar in scalars {
@@ -659,7 +726,16 @@ mod tests {
             }
         }
 
-        for text in ["---\n", "k:\n", "k: ''\n", "- \n- a\n", "a: |\n  block\n", "a: >-\n  folded\n  text\n", "a: \"\\u00e9\\t\"\n", "a: {}\nb: []\n"] {
+        for text in [
+            "---\n",
+            "k:\n",
+            "k: ''\n",
+            "- \n- a\n",
+            "a: |\n  block\n",
+            "a: >-\n  folded\n  text\n",
+            "a: \"\\u00e9\\t\"\n",
+            "a: {}\nb: []\n",
+        ] {
             assert!(plain_or_left(text).unwrap_or_else(|e| panic!("{e}")), "{text:?}");
         }
 
@@ -685,6 +761,50 @@ mod tests {
         assert_eq!(parser.simple_key_max_lookahead, budget.simple_key_max_lookahead);
         assert_eq!(parser.flow_nesting_limit, budget.flow_nesting_limit);
         assert!(parser.block_nesting_limit > budget.max_depth);
+    }
+
+    /// The same, on thousands of near-misses: the repository's specs with a
+    /// character deleted or inserted, or a line repeated, here and there.
+    #[test]
+    fn plain_reads_mutated_specs_as_serde_saphyr_does() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n.max(1) as u64) as usize
+        };
+        let (mut plainly, mut total) = (0, 0);
+        for dir in ["specs", "tests/broken"] {
+            let mut files: Vec<_> = std::fs::read_dir(root.join(dir)).expect(dir).flatten().map(|e| e.path()).collect();
+            files.sort();
+            for file in files.iter().filter(|f| f.extension().is_some_and(|e| e == "yaml")) {
+                let text = std::fs::read_to_string(file).expect("readable");
+                for _ in 0..25 {
+                    let mut chars: Vec<char> = text.chars().collect();
+                    for _ in 0..1 + next(3) {
+                        let at = next(chars.len());
+                        match next(3) {
+                            0 if !chars.is_empty() => drop(chars.remove(at)),
+                            1 => chars.insert(at, b" :-[]{},&*!'\"#\n0.e~<y|>"[next(22)] as char),
+                            _ => {
+                                let start = chars[..at].iter().rposition(|c| *c == '\n').map_or(0, |i| i + 1);
+                                let end = chars[at..].iter().position(|c| *c == '\n').map_or(chars.len(), |i| at + i + 1);
+                                let line: Vec<char> = chars[start..end].to_vec();
+                                chars.splice(start..start, line);
+                            }
+                        }
+                    }
+                    let mutated: String = chars.into_iter().collect();
+                    total += 1;
+                    if plain_or_left(&mutated).unwrap_or_else(|e| panic!("{}: {e}", file.display())) {
+                        plainly += 1;
+                    }
+                }
+            }
+        }
+        assert!(plainly > total / 4, "{plainly} of {total} read plainly");
     }
 
     /// A node read through `serde_saphyr::Spanned` itself, its children too.
