@@ -8,6 +8,7 @@ mod faults;
 mod gcp;
 mod gitops;
 mod iam;
+mod moto_direct;
 mod recipes;
 mod security;
 mod support;
