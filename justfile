@@ -38,6 +38,7 @@ bench:
 # licences, sources and banned crates of every dependency (deny.toml); advisories too when PEERCTL_ADVISORY_DB is a cargo-deny db-path (as `cargo deny fetch` fills it)
 deny:
     @cargo deny --version >/dev/null 2>&1 || cargo install cargo-deny --locked
+    cargo fetch --locked --quiet
     cargo deny --offline check licenses bans sources
     @if [ -n "${PEERCTL_ADVISORY_DB:-}" ]; then mkdir -p target && sed "s|^db-urls = \[\]|db-path = \"$PEERCTL_ADVISORY_DB\"|" deny.toml > target/deny-advisories.toml && cargo deny --offline --config target/deny-advisories.toml check advisories; else echo "advisories: skipped (RustSec's database is fetched from GitHub, which is not reachable here; set PEERCTL_ADVISORY_DB)"; fi
 
