@@ -54,15 +54,15 @@ const BUILD_CONCURRENCY: usize = 12;
 
 // ====================================================================== measuring
 
-/// A converged world of `n` peerings, built for a plan's measurement.
 /// The two moto servers the AWS worlds are planned against (`Moto::start_direct`).
 const DIRECT: &str = "moto, lookups direct";
 const PUBLISHED: &str = "moto as published";
 
+/// A converged world of `n` peerings, built for a plan's measurement.
 #[derive(Clone, Copy)]
 struct World {
     cloud: &'static str,
-    /// What serves the cloud's API: `simulator`, or moto with its tags direct or as published.
+    /// What serves the cloud's API: `simulator`, `DIRECT` or `PUBLISHED`.
     server: &'static str,
     n: usize,
     /// VPCs or networks.

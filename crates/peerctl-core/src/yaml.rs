@@ -106,8 +106,7 @@ fn plain(text: &str) -> Option<Node> {
             return None;
         }
         // serde-saphyr's `Location`: the line, and the column counted from 1.
-        let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-        let loc = Loc::new(clamp(span.start.line()), clamp(span.start.col() + 1));
+        let loc = loc(span.start.line(), span.start.col() + 1);
         let node = match event {
             Event::StreamStart | Event::DocumentStart(..) | Event::DocumentEnd => continue,
             Event::StreamEnd => break,
@@ -220,8 +219,12 @@ fn syntax_hint(message: &str) -> Option<(String, &'static str)> {
 }
 
 fn to_loc(location: &serde_saphyr::Location) -> Loc {
-    let clamp = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
-    Loc::new(clamp(location.line()), clamp(location.column()))
+    loc(location.line(), location.column())
+}
+
+/// A line and column, each held to `u32` (a larger one reads as `u32::MAX`).
+fn loc<N: TryInto<u32>>(line: N, column: N) -> Loc {
+    Loc::new(line.try_into().unwrap_or(u32::MAX), column.try_into().unwrap_or(u32::MAX))
 }
 
 /// serde-saphyr renders a source snippet after the message; we print our own location.
@@ -334,16 +337,15 @@ impl<'de> Visitor<'de> for PositionVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Position, A::Error> {
-        let clamp = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
         let (mut line, mut column) = (None, None);
         while let Some(field) = map.next_key::<Field>()? {
             match field {
-                Field::Line => line = Some(clamp(map.next_value()?)),
-                Field::Column => column = Some(clamp(map.next_value()?)),
+                Field::Line => line = Some(map.next_value::<u64>()?),
+                Field::Column => column = Some(map.next_value::<u64>()?),
                 _ => break,
             }
             if let (Some(line), Some(column)) = (line, column) {
-                return Ok(Position(Loc::new(line, column)));
+                return Ok(Position(loc(line, column)));
             }
         }
         Err(de::Error::custom("a location without its line or column"))
@@ -579,7 +581,7 @@ pub fn seq_of<'a>(node: &'a Node, what: &str, diags: &mut Diagnostics) -> Option
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
+    use std::path::{Path, PathBuf};
 
     #[test]
     fn nodes_carry_line_and_column() {
@@ -608,6 +610,22 @@ mod tests {
         assert_eq!(closest("zzz", &["route_tables"]), None);
     }
 
+    /// Every `.yaml` file in these folders of the repository, in order, with its text.
+    fn repository_yaml(dirs: &[&str]) -> Vec<(PathBuf, String)> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut files: Vec<PathBuf> =
+            dirs.iter().flat_map(|dir| std::fs::read_dir(root.join(dir)).expect(dir)).flatten().map(|e| e.path()).collect();
+        files.retain(|f| f.extension().is_some_and(|e| e == "yaml"));
+        files.sort();
+        files
+            .into_iter()
+            .map(|file| {
+                let text = std::fs::read_to_string(&file).expect("readable");
+                (file, text)
+            })
+            .collect()
+    }
+
     /// serde-saphyr's tree of `text`, and whether `plain` read it (the same tree) or left it.
     fn plain_or_left(text: &str) -> Result<bool, String> {
         let theirs = serde_saphyr::from_str_with_options::<Node>(text, options());
@@ -621,16 +639,10 @@ mod tests {
     #[test]
     fn plain_reads_as_serde_saphyr_does() {
         // Every spec, broken spec and fuzzing seed in the repository.
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let mut read = Vec::new();
-        for dir in ["specs", "tests/broken", "fuzz/seeds"] {
-            let mut files: Vec<_> = std::fs::read_dir(root.join(dir)).expect(dir).flatten().map(|e| e.path()).collect();
-            files.sort();
-            for file in files.iter().filter(|f| f.extension().is_some_and(|e| e == "yaml")) {
-                let text = std::fs::read_to_string(file).expect("readable");
-                if plain_or_left(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display())) {
-                    read.push(file.file_name().unwrap_or_default().to_string_lossy().to_string());
-                }
+        for (file, text) in repository_yaml(&["specs", "tests/broken", "fuzz/seeds"]) {
+            if plain_or_left(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display())) {
+                read.push(file.file_name().unwrap_or_default().to_string_lossy().to_string());
             }
         }
         assert!(["demo.yaml", "hub-and-spokes.yaml"].iter().all(|f| read.iter().any(|r| r == f)), "read plainly: {read:?}");
@@ -767,7 +779,6 @@ mod tests {
     /// character deleted or inserted, or a line repeated, here and there.
     #[test]
     fn plain_reads_mutated_specs_as_serde_saphyr_does() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
         let mut next = move |n: usize| {
             seed ^= seed << 13;
@@ -776,31 +787,26 @@ mod tests {
             (seed % n.max(1) as u64) as usize
         };
         let (mut plainly, mut total) = (0, 0);
-        for dir in ["specs", "tests/broken"] {
-            let mut files: Vec<_> = std::fs::read_dir(root.join(dir)).expect(dir).flatten().map(|e| e.path()).collect();
-            files.sort();
-            for file in files.iter().filter(|f| f.extension().is_some_and(|e| e == "yaml")) {
-                let text = std::fs::read_to_string(file).expect("readable");
-                for _ in 0..25 {
-                    let mut chars: Vec<char> = text.chars().collect();
-                    for _ in 0..1 + next(3) {
-                        let at = next(chars.len());
-                        match next(3) {
-                            0 if !chars.is_empty() => drop(chars.remove(at)),
-                            1 => chars.insert(at, b" :-[]{},&*!'\"#\n0.e~<y|>"[next(22)] as char),
-                            _ => {
-                                let start = chars[..at].iter().rposition(|c| *c == '\n').map_or(0, |i| i + 1);
-                                let end = chars[at..].iter().position(|c| *c == '\n').map_or(chars.len(), |i| at + i + 1);
-                                let line: Vec<char> = chars[start..end].to_vec();
-                                chars.splice(start..start, line);
-                            }
+        for (file, text) in repository_yaml(&["specs", "tests/broken"]) {
+            for _ in 0..25 {
+                let mut chars: Vec<char> = text.chars().collect();
+                for _ in 0..1 + next(3) {
+                    let at = next(chars.len());
+                    match next(3) {
+                        0 if !chars.is_empty() => drop(chars.remove(at)),
+                        1 => chars.insert(at, b" :-[]{},&*!'\"#\n0.e~<y|>"[next(22)] as char),
+                        _ => {
+                            let start = chars[..at].iter().rposition(|c| *c == '\n').map_or(0, |i| i + 1);
+                            let end = chars[at..].iter().position(|c| *c == '\n').map_or(chars.len(), |i| at + i + 1);
+                            let line: Vec<char> = chars[start..end].to_vec();
+                            chars.splice(start..start, line);
                         }
                     }
-                    let mutated: String = chars.into_iter().collect();
-                    total += 1;
-                    if plain_or_left(&mutated).unwrap_or_else(|e| panic!("{}: {e}", file.display())) {
-                        plainly += 1;
-                    }
+                }
+                let mutated: String = chars.into_iter().collect();
+                total += 1;
+                if plain_or_left(&mutated).unwrap_or_else(|e| panic!("{}: {e}", file.display())) {
+                    plainly += 1;
                 }
             }
         }
