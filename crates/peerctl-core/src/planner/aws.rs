@@ -265,7 +265,7 @@ fn plan_rules(b: &mut Builder, peering: &Peering, this: &ResolvedSide, peer_cidr
                     .aws
                     .rules_in(this.region, &group.id)
                     .iter()
-                    .find(|r| !r.egress && r.permission == permission && r.source == Some(source));
+                    .find(|r| r.source == Some(source) && !r.egress && r.permission == permission);
                 match existing {
                     Some(r) if Ownership::of(&r.tags).is(owner, name) => {}
                     Some(r) if aws.adopt.is_some() && !r.tags.contains_key(TAG_OWNER) => {
@@ -455,42 +455,51 @@ pub(crate) fn check_route_collisions(mut claims: Vec<super::Claim>, diags: &mut 
 /// Values grouped by key, each group in the order the values came: one
 /// array for all of them, not a vector per key.
 struct Groups<K, V> {
-    /// Each key's (start, length) in `values`.
-    ranges: FxHashMap<K, (usize, usize)>,
+    /// Each key's group, numbered in the order the keys first came.
+    group: FxHashMap<K, usize>,
+    /// Group `g` is `values[bounds[g]..bounds[g + 1]]`.
+    bounds: Vec<usize>,
     values: Vec<V>,
 }
 
 impl<K: Hash + Eq + Copy, V: Copy> Groups<K, V> {
-    fn new(items: impl Iterator<Item = (K, V)> + Clone) -> Self {
-        let mut ranges: FxHashMap<K, (usize, usize)> = FxHashMap::default();
-        for (key, _) in items.clone() {
-            ranges.entry(key).or_default().1 += 1;
+    /// Each key is hashed once: a counting sort by group.
+    fn new(items: impl Iterator<Item = (K, V)>) -> Self {
+        let mut group: FxHashMap<K, usize> = FxHashMap::default();
+        let mut counts: Vec<usize> = Vec::new();
+        let numbered: Vec<(usize, V)> = items
+            .map(|(key, value)| {
+                let g = *group.entry(key).or_insert(counts.len());
+                if g == counts.len() {
+                    counts.push(0);
+                }
+                counts[g] += 1;
+                (g, value)
+            })
+            .collect();
+        let mut bounds = Vec::with_capacity(counts.len() + 1);
+        bounds.push(0);
+        for count in counts {
+            bounds.push(bounds[bounds.len() - 1] + count);
         }
-        let mut next = 0;
-        for (start, len) in ranges.values_mut() {
-            (*start, next) = (next, next + *len);
-            *len = 0;
+        let mut next = bounds.clone();
+        let mut values = numbered.first().map_or_else(Vec::new, |&(_, v)| vec![v; numbered.len()]);
+        for (g, value) in numbered {
+            values[next[g]] = value;
+            next[g] += 1;
         }
-        let mut values = Vec::with_capacity(next);
-        let mut slots: Vec<Option<V>> = vec![None; next];
-        for (key, value) in items {
-            let (start, len) = ranges.get_mut(&key).expect("counted above");
-            slots[*start + *len] = Some(value);
-            *len += 1;
-        }
-        values.extend(slots.into_iter().flatten());
-        Groups { ranges, values }
+        Groups { group, bounds, values }
     }
 
     fn get<Q: Hash + Eq + ?Sized>(&self, key: &Q) -> &[V]
     where
         K: std::borrow::Borrow<Q>,
     {
-        self.ranges.get(key).map_or(&[], |&(start, len)| &self.values[start..start + len])
+        self.group.get(key).map_or(&[], |&g| &self.values[self.bounds[g]..self.bounds[g + 1]])
     }
 
     fn keys(&self) -> impl Iterator<Item = K> + '_ {
-        self.ranges.keys().copied()
+        self.group.keys().copied()
     }
 
     /// Sorts the values of each group.
@@ -498,8 +507,8 @@ impl<K: Hash + Eq + Copy, V: Copy> Groups<K, V> {
     where
         V: Ord,
     {
-        for &(start, len) in self.ranges.values() {
-            self.values[start..start + len].sort_unstable();
+        for bounds in self.bounds.windows(2) {
+            self.values[bounds[0]..bounds[1]].sort_unstable();
         }
         self
     }
@@ -644,8 +653,10 @@ fn at(region: &AwsRegionState) -> usize {
     std::ptr::from_ref(region) as usize
 }
 
+/// Whether `connection` carries the plan's owner and `peering`: looked up in
+/// the index of them, not in its tags.
 fn is_ours(b: &Builder, peering: &str, connection: &Connection) -> bool {
-    Ownership::of(&connection.tags).is(&b.spec.owner, peering)
+    b.aws.by_peering.get(peering).contains(&connection.id.as_str())
 }
 
 fn describe_owner(tags: &Tags) -> String {

@@ -66,16 +66,18 @@ fn select<'a, T>(
         Selection::All => Some(candidates.collect()),
         Selection::Only(selectors) => {
             let place = format_args!("of {vpc_id}");
-            let found: Vec<Option<&T>> = selectors.iter().map(|s| pick(s, candidates.clone(), id, name, kind, &place, diags)).collect();
-            let found: Vec<&T> = found.into_iter().collect::<Option<_>>()?;
-            // One object may be named both by id and by name; plan for it once.
-            let mut picked: Vec<&T> = Vec::with_capacity(found.len());
-            for c in found {
-                if !picked.iter().any(|p| id(p) == id(c)) {
-                    picked.push(c);
+            // Every selector is picked, so that each one missing is reported.
+            let mut picked: Vec<&T> = Vec::with_capacity(selectors.len());
+            let mut complete = true;
+            for selector in selectors {
+                match pick(selector, candidates.clone(), id, name, kind, &place, diags) {
+                    // One object may be named both by id and by name; plan for it once.
+                    Some(c) if !picked.iter().any(|p| id(p) == id(c)) => picked.push(c),
+                    Some(_) => {}
+                    None => complete = false,
                 }
             }
-            Some(picked)
+            complete.then_some(picked)
         }
     }
 }
