@@ -24,12 +24,7 @@
 //!   plan, apply, plan, drift); GCP, one hub with 24 spokes (plan, apply,
 //!   plan; then apply with 20 % faults).
 //!
-//! Options: `--all` (also the GCP apply with 40 slots and the small worlds:
-//! AWS 50 cross-region, GCP 24 spokes with and without faults), `--quick` (10 and
-//! 100 peerings only; for trying the bench out), `--no-docs` (print only),
-//! `--only SECTION,…` (planner, validate, aws-plan, gcp-plan, aws-apply,
-//! gcp-apply, small; implies `--no-docs`), `--aws-parallelism N` (the AWS
-//! apply once more, with `--parallelism N`).
+//! Options: `peerctl-bench --help` (`USAGE` below).
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, Tag, TagSpecification};
@@ -1504,6 +1499,46 @@ mod plot {
 
 // ====================================================================== main
 
+const USAGE: &str = "usage: peerctl-bench [--all] [--quick] [--no-docs] [--only SECTION,...] [--aws-parallelism N]
+  --all                  also the GCP apply with 40 slots and the small worlds (no target needs them)
+  --quick                10 and 100 peerings only, for trying the bench out
+  --no-docs              print the figures; leave docs/benchmarks.md and docs/scaling.png as they are
+  --only SECTION,...     just these sections, printed, no docs: planner, validate, aws-plan, gcp-plan, aws-apply, gcp-apply, small
+  --aws-parallelism N    the AWS apply once more, with --parallelism N";
+const SECTIONS: [&str; 7] = ["planner", "validate", "aws-plan", "gcp-plan", "aws-apply", "gcp-apply", "small"];
+
+/// `--help` prints the usage; anything it does not list stops the bench
+/// before it starts a server (exit 2), as a mistyped section would
+/// otherwise run nothing and a mistyped flag everything.
+fn check_args(args: &[String]) {
+    let fail = |why: String| -> ! {
+        eprintln!("peerctl-bench: {why}\n{USAGE}");
+        std::process::exit(2)
+    };
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0)
+            }
+            "--all" | "--quick" | "--no-docs" => {}
+            "--only" => {
+                let sections = rest.next().unwrap_or_else(|| fail("--only needs a list of sections".into()));
+                if let Some(bad) = sections.split(',').find(|s| !SECTIONS.contains(s)) {
+                    fail(format!("--only: no section {bad:?}"));
+                }
+            }
+            "--aws-parallelism" => {
+                if !rest.next().is_some_and(|n| n.parse::<u32>().is_ok_and(|n| n > 0)) {
+                    fail("--aws-parallelism needs a number of slots above 0".into());
+                }
+            }
+            other => fail(format!("unknown argument {other:?}")),
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -1516,6 +1551,7 @@ async fn main() -> Result<()> {
     if args.first().is_some_and(|a| a == "--measured-child") {
         measured_child(&args[1..]);
     }
+    check_args(&args);
     let flag = |name: &str| args.iter().any(|a| a == name);
     let dir = std::env::temp_dir().join(format!("peerctl-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
