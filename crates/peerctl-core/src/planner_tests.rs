@@ -950,6 +950,19 @@ fn basis_follows_the_observed_state() {
     assert_eq!(plan_of(&basic("      dns_resolution: false\n"), &state).basis, basis, "the basis is the state's, not the spec's");
 }
 
+#[test]
+fn basis_is_the_sha256_of_the_state_in_postcard_however_it_is_chunked() {
+    use sha2::Digest;
+    let mut state = converged();
+    let region = state.aws[0].clone();
+    // Over the digest's 64 KiB buffer, so the state is hashed in several chunks.
+    state.aws.extend(std::iter::repeat_n(region, 200));
+    let encoded = postcard::to_extend(&state, Vec::new()).unwrap();
+    assert!(encoded.len() > 3 << 16, "{} bytes", encoded.len());
+    let expected: String = sha2::Sha256::digest(&encoded).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(state.fingerprint(), expected);
+}
+
 // Rendering.
 
 /// A plan with a bit of everything: `byoc-to-services` has a new rule, a route to
