@@ -50,8 +50,10 @@ impl Output {
 /// Logs to stderr: warnings by default, more with -v; RUST_LOG overrides.
 pub fn init_logging(verbose: u8) {
     let default = match verbose {
-        // gcp_auth warns on every failed credential source it tries; the error says what to do.
-        0 | 1 => "warn,gcp_auth=error",
+        // gcp_auth and aws-config warn on every failed credential source they
+        // try (aws-config's instance metadata, in its debug format, on any
+        // machine outside EC2); peerctl's error says what was missing and what to do.
+        0 | 1 => "warn,gcp_auth=error,aws_config=error",
         2 => "info,aws_config=warn",
         _ => "debug,aws_smithy_runtime=info,aws_config=info,hyper=info,h2=info,rustls=info",
     };
