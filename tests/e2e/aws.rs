@@ -54,6 +54,10 @@ async fn creates_peering_routes_and_rules_then_second_apply_makes_no_mutating_ca
     assert_eq!(live.len(), 1, "exactly one connection: {live:?}");
     let (pcx, status) = &live[0];
     assert_eq!(status, "active");
+    // Progress names the new connection by its id once it exists.
+    assert!(applied.stderr.contains(&format!("accept {pcx} in us-east-1 ... done")), "{}", applied.stderr);
+    assert!(applied.stderr.contains(&format!("10.20.0.0/16 -> {pcx} ... done")), "{}", applied.stderr);
+    assert!(!applied.stderr.contains("known after apply"), "{}", applied.stderr);
     let byoc_routes = routes(&ec2, &byoc.route_table).await.expect("routes");
     assert!(
         byoc_routes.contains(&("10.20.0.0/16".into(), pcx.clone())) && byoc_routes.contains(&("10.21.0.0/16".into(), pcx.clone())),

@@ -313,7 +313,8 @@ async fn execute_and_verify(spec: &Spec, clouds: &Clouds, plan: &Plan, paralleli
     if !plan.is_empty() {
         let options = ApplyOptions { parallelism, ..ApplyOptions::default() };
         let total = plan.steps.len();
-        let show = |event: Event| progress(plan, total, &event, out);
+        let created = std::sync::Mutex::new(BTreeMap::new());
+        let show = |event: Event| progress(plan, total, &event, &created, out);
         match peerctl_engine::apply(&clouds.providers, plan, &options, &show).await {
             Ok(report) if report.retries > 0 => {
                 out.progress(&format!("{} call(s) retried after throttling or transient errors", report.retries))
@@ -353,10 +354,14 @@ fn confirmed(auto_approve: bool, out: &Output) -> bool {
     false
 }
 
-fn progress(plan: &Plan, total: usize, event: &Event, out: &Output) {
-    let line = |step: usize| {
-        let s = &plan.steps[step];
-        format!("[{}/{total}] {} {}: {}", step + 1, s.action.kind().symbol(), s.peering, render::describe_step(plan, s))
+/// A line per finished or failed step, naming the connections created
+/// earlier in the run (`created`, by step) by their ids.
+fn progress(plan: &Plan, total: usize, event: &Event, created: &std::sync::Mutex<BTreeMap<usize, String>>, out: &Output) {
+    let mut created = created.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let line = |step: usize, created: &BTreeMap<usize, String>| {
+        let mut s = plan.steps[step].clone();
+        let _ = s.action.resolve(created);
+        format!("[{}/{total}] {} {}: {}", step + 1, s.action.kind().symbol(), s.peering, render::describe_step(plan, &s))
     };
     match event {
         Event::Started { .. } => {}
@@ -365,9 +370,12 @@ fn progress(plan: &Plan, total: usize, event: &Event, out: &Output) {
                 peerctl_engine::Outcome::Created(id) => format!(" → {id}"),
                 peerctl_engine::Outcome::Done => String::new(),
             };
-            out.progress(&format!("{} ... done{made} ({:.1}s)", line(*step), elapsed.as_secs_f64()));
+            out.progress(&format!("{} ... done{made} ({:.1}s)", line(*step, &created), elapsed.as_secs_f64()));
+            if let peerctl_engine::Outcome::Created(id) = outcome {
+                created.insert(*step, id.clone());
+            }
         }
-        Event::Failed { step, error } => out.progress(&format!("{} ... FAILED: {error}", line(*step))),
+        Event::Failed { step, error } => out.progress(&format!("{} ... FAILED: {error}", line(*step, &created))),
     }
 }
 
