@@ -1507,35 +1507,52 @@ const USAGE: &str = "usage: peerctl-bench [--all] [--quick] [--no-docs] [--only 
   --aws-parallelism N    the AWS apply once more, with --parallelism N";
 const SECTIONS: [&str; 7] = ["planner", "validate", "aws-plan", "gcp-plan", "aws-apply", "gcp-apply", "small"];
 
-/// `--help` prints the usage; anything it does not list stops the bench
-/// before it starts a server (exit 2), as a mistyped section would
-/// otherwise run nothing and a mistyped flag everything.
-fn check_args(args: &[String]) {
-    let fail = |why: String| -> ! {
-        eprintln!("peerctl-bench: {why}\n{USAGE}");
-        std::process::exit(2)
-    };
-    let mut rest = args.iter();
-    while let Some(arg) = rest.next() {
-        match arg.as_str() {
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                std::process::exit(0)
-            }
-            "--all" | "--quick" | "--no-docs" => {}
-            "--only" => {
-                let sections = rest.next().unwrap_or_else(|| fail("--only needs a list of sections".into()));
-                if let Some(bad) = sections.split(',').find(|s| !SECTIONS.contains(s)) {
-                    fail(format!("--only: no section {bad:?}"));
+/// What the command line asks for.
+#[derive(Default)]
+struct Args {
+    all: bool,
+    quick: bool,
+    no_docs: bool,
+    /// `--only a,b`: just these sections (and no docs), for working on one of them.
+    only: Option<Vec<String>>,
+    aws_parallelism: Option<String>,
+}
+
+impl Args {
+    /// `--help` prints the usage; anything it does not list stops the bench
+    /// before it starts a server (exit 2), as a mistyped section would
+    /// otherwise run nothing and a mistyped flag everything.
+    fn parse(args: &[String]) -> Self {
+        let fail = |why: String| -> ! {
+            eprintln!("peerctl-bench: {why}\n{USAGE}");
+            std::process::exit(2)
+        };
+        let mut parsed = Args::default();
+        let mut rest = args.iter();
+        while let Some(arg) = rest.next() {
+            match arg.as_str() {
+                "-h" | "--help" => {
+                    println!("{USAGE}");
+                    std::process::exit(0)
                 }
-            }
-            "--aws-parallelism" => {
-                if !rest.next().is_some_and(|n| n.parse::<u32>().is_ok_and(|n| n > 0)) {
-                    fail("--aws-parallelism needs a number of slots above 0".into());
+                "--all" => parsed.all = true,
+                "--quick" => parsed.quick = true,
+                "--no-docs" => parsed.no_docs = true,
+                "--only" => {
+                    let sections = rest.next().unwrap_or_else(|| fail("--only needs a list of sections".into()));
+                    if let Some(bad) = sections.split(',').find(|s| !SECTIONS.contains(s)) {
+                        fail(format!("--only: no section {bad:?}"));
+                    }
+                    parsed.only = Some(sections.split(',').map(str::to_string).collect());
                 }
+                "--aws-parallelism" => match rest.next() {
+                    Some(n) if n.parse::<u32>().is_ok_and(|n| n > 0) => parsed.aws_parallelism = Some(n.clone()),
+                    _ => fail("--aws-parallelism needs a number of slots above 0".into()),
+                },
+                other => fail(format!("unknown argument {other:?}")),
             }
-            other => fail(format!("unknown argument {other:?}")),
         }
+        parsed
     }
 }
 
@@ -1551,24 +1568,19 @@ async fn main() -> Result<()> {
     if args.first().is_some_and(|a| a == "--measured-child") {
         measured_child(&args[1..]);
     }
-    check_args(&args);
-    let flag = |name: &str| args.iter().any(|a| a == name);
+    let Args { all, quick, no_docs, only, aws_parallelism } = Args::parse(&args);
     let dir = std::env::temp_dir().join(format!("peerctl-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     eprintln!("peerctl binary: {}", peerctl_bin().display());
-    let aws_parallelism = args.iter().position(|a| a == "--aws-parallelism").and_then(|i| args.get(i + 1)).cloned();
     let mut bench = Bench {
         dir: dir.clone(),
         started: Instant::now(),
-        quick: flag("--quick"),
-        all: flag("--all"),
+        quick,
+        all,
         aws_parallelism,
         report: Report::default(),
     };
 
-    // `--only a,b`: just these sections (and no docs), for working on one of them.
-    let only: Option<Vec<String>> =
-        args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).map(|s| s.split(',').map(str::to_string).collect());
     let run = |section: &str| only.as_ref().is_none_or(|o| o.iter().any(|s| s == section));
     if run("planner") {
         bench.planner()?;
@@ -1613,7 +1625,7 @@ async fn main() -> Result<()> {
     });
     progress(bench.started, "writing the figures");
     let markdown = figures_markdown(&bench, total, build);
-    if flag("--no-docs") || only.is_some() {
+    if no_docs || only.is_some() {
         println!("{markdown}");
     } else {
         write_docs(&markdown)?;

@@ -93,6 +93,14 @@ struct Hashing {
 
 impl Hashing {
     const BUFFER: usize = 1 << 16;
+
+    /// Hashes what the buffer holds when `more` bytes would not fit.
+    fn make_room(&mut self, more: usize) {
+        if self.buffer.len() + more > Self::BUFFER {
+            self.hasher.update(&self.buffer);
+            self.buffer.clear();
+        }
+    }
 }
 
 impl postcard::ser_flavors::Flavor for Hashing {
@@ -101,19 +109,13 @@ impl postcard::ser_flavors::Flavor for Hashing {
     /// A byte (a tag, a length, a bool) is pushed, not copied through a call
     /// to `memcpy`: a tenth of the digest's time.
     fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
-        if self.buffer.len() == Self::BUFFER {
-            self.hasher.update(&self.buffer);
-            self.buffer.clear();
-        }
+        self.make_room(1);
         self.buffer.push(byte);
         Ok(())
     }
 
     fn try_extend(&mut self, bytes: &[u8]) -> postcard::Result<()> {
-        if self.buffer.len() + bytes.len() > Self::BUFFER {
-            self.hasher.update(&self.buffer);
-            self.buffer.clear();
-        }
+        self.make_room(bytes.len());
         self.buffer.extend_from_slice(bytes);
         Ok(())
     }

@@ -29,12 +29,13 @@ impl Default for ApplyOptions {
     }
 }
 
-/// Progress, for the caller to show.
+/// Progress, for the caller to show. `action` is the step's as carried out:
+/// a connection created earlier in the run is named by its id.
 #[derive(Debug, Clone)]
 pub enum Event {
     Started { step: usize },
-    Finished { step: usize, outcome: Outcome, elapsed: Duration },
-    Failed { step: usize, error: ProviderError },
+    Finished { step: usize, action: Box<Action>, outcome: Outcome, elapsed: Duration },
+    Failed { step: usize, action: Box<Action>, error: ProviderError },
 }
 
 #[derive(Debug, Default)]
@@ -66,7 +67,7 @@ pub async fn apply(
         let Some(joined) = running.join_next().await else {
             break;
         };
-        let (step, started, result, retries) = match joined {
+        let (step, action, started, result, retries) = match joined {
             Ok(finished) => finished,
             Err(join_error) => {
                 let error = ProviderError::Other(format!("a step's task ended abnormally: {join_error}"));
@@ -82,10 +83,10 @@ pub async fn apply(
                     created.insert(step, id.clone());
                 }
                 report.done.push(step);
-                on_event(Event::Finished { step, outcome, elapsed: started.elapsed() });
+                on_event(Event::Finished { step, action, outcome, elapsed: started.elapsed() });
             }
             Err(error) => {
-                on_event(Event::Failed { step, error: error.clone() });
+                on_event(Event::Failed { step, action, error: error.clone() });
                 report.failed.push((step, error));
             }
         }
@@ -98,7 +99,7 @@ pub async fn apply(
     Err((report, Error::Apply { failed, done, skipped: total - failed - done, total }))
 }
 
-type Finished = (usize, Instant, Result<Outcome, ProviderError>, u32);
+type Finished = (usize, Box<Action>, Instant, Result<Outcome, ProviderError>, u32);
 
 /// The steps not started yet, and those running.
 struct Queues<'a> {
@@ -145,14 +146,14 @@ fn start_ready(
         let started = Instant::now();
         if let Err(missing) = action.resolve(created) {
             let error = ProviderError::Other(format!("step {step} needs the connection of step {missing}, which made none"));
-            running.spawn(async move { (step, started, Err(error), 0) });
+            running.spawn(async move { (step, action, started, Err(error), 0) });
             continue;
         }
         let provider = match providers.for_action(&action) {
             Ok(provider) => provider,
             Err(error) => {
                 let error = ProviderError::Other(error.to_string());
-                running.spawn(async move { (step, started, Err(error), 0) });
+                running.spawn(async move { (step, action, started, Err(error), 0) });
                 continue;
             }
         };
@@ -162,7 +163,7 @@ fn start_ready(
         let (owner, peering) = (plan.owner.clone(), plan.steps[step].peering.clone());
         running.spawn(async move {
             let (result, retries) = retry.run(&action, (&owner, &peering), provider.as_ref(), &budgets).await;
-            (step, started, result, retries)
+            (step, action, started, result, retries)
         });
     }
 }

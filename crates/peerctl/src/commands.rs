@@ -3,7 +3,7 @@
 use crate::output::Output;
 use crate::{Exit, Format, ImportCloud};
 use peerctl_aws::AwsProvider;
-use peerctl_core::plan::{PLAN_FORMAT_VERSION, Plan};
+use peerctl_core::plan::{Action, PLAN_FORMAT_VERSION, Plan, Step};
 use peerctl_core::planner::Options;
 use peerctl_core::spec::{CloudPeering, Spec};
 use peerctl_core::{Diagnostics, drift, render};
@@ -313,8 +313,7 @@ async fn execute_and_verify(spec: &Spec, clouds: &Clouds, plan: &Plan, paralleli
     if !plan.is_empty() {
         let options = ApplyOptions { parallelism, ..ApplyOptions::default() };
         let total = plan.steps.len();
-        let created = std::sync::Mutex::new(BTreeMap::new());
-        let show = |event: Event| progress(plan, total, &event, &created, out);
+        let show = |event: Event| progress(plan, total, &event, out);
         match peerctl_engine::apply(&clouds.providers, plan, &options, &show).await {
             Ok(report) if report.retries > 0 => {
                 out.progress(&format!("{} call(s) retried after throttling or transient errors", report.retries))
@@ -354,28 +353,22 @@ fn confirmed(auto_approve: bool, out: &Output) -> bool {
     false
 }
 
-/// A line per finished or failed step, naming the connections created
-/// earlier in the run (`created`, by step) by their ids.
-fn progress(plan: &Plan, total: usize, event: &Event, created: &std::sync::Mutex<BTreeMap<usize, String>>, out: &Output) {
-    let mut created = created.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let line = |step: usize, created: &BTreeMap<usize, String>| {
-        let mut s = plan.steps[step].clone();
-        let _ = s.action.resolve(created);
+/// A line per finished or failed step, its action as carried out.
+fn progress(plan: &Plan, total: usize, event: &Event, out: &Output) {
+    let line = |step: usize, action: &Action| {
+        let s = Step { action: Box::new(action.clone()), ..plan.steps[step].clone() };
         format!("[{}/{total}] {} {}: {}", step + 1, s.action.kind().symbol(), s.peering, render::describe_step(plan, &s))
     };
     match event {
         Event::Started { .. } => {}
-        Event::Finished { step, outcome, elapsed } => {
+        Event::Finished { step, action, outcome, elapsed } => {
             let made = match outcome {
                 peerctl_engine::Outcome::Created(id) => format!(" → {id}"),
                 peerctl_engine::Outcome::Done => String::new(),
             };
-            out.progress(&format!("{} ... done{made} ({:.1}s)", line(*step, &created), elapsed.as_secs_f64()));
-            if let peerctl_engine::Outcome::Created(id) = outcome {
-                created.insert(*step, id.clone());
-            }
+            out.progress(&format!("{} ... done{made} ({:.1}s)", line(*step, action), elapsed.as_secs_f64()));
         }
-        Event::Failed { step, error } => out.progress(&format!("{} ... FAILED: {error}", line(*step, &created))),
+        Event::Failed { step, action, error } => out.progress(&format!("{} ... FAILED: {error}", line(*step, action))),
     }
 }
 
